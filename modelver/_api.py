@@ -1,0 +1,99 @@
+"""Module-level functions: each calls the same method on the default store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from ._config import default_store
+from ._errors import CaptureError
+from ._records import AliasEvent, DataFingerprint, ModelVersion, Run
+from ._run import current_run
+
+__all__ = [
+    "alias_history", "fingerprint", "get_run", "load", "log_data", "log_metrics", "log_params",
+    "promote", "register", "resolve", "rollback", "runs", "versions",
+]
+
+
+def register(name: str, obj: Any, *, version: str | None = None, bump: str = "auto",
+             parents: Sequence[str] = (), tags: Mapping[str, str] | None = None) -> ModelVersion:
+    """Register ``obj`` as a new version of ``name`` in the default store."""
+    return default_store().register(name, obj, version=version, bump=bump, parents=parents,
+                                    tags=tags)
+
+
+def load(name: str, ref: str = "latest", *, safe: bool | None = None) -> Any:
+    """Load a verified model version from the default store (see :meth:`Store.load`)."""
+    return default_store().load(name, ref, safe=safe)
+
+
+def resolve(name: str, ref: str = "latest", *, at: datetime | None = None) -> ModelVersion:
+    """The version a reference names in the default store, loading nothing."""
+    return default_store().resolve(name, ref, at=at)
+
+
+def versions(name: str | None = None) -> list[ModelVersion]:
+    """Versions in the default store, oldest first."""
+    return default_store().versions(name)
+
+
+def runs(name: str | None = None, *, status: str | None = None,
+         limit: int | None = None) -> list[Run]:
+    """Runs in the default store, newest first."""
+    return default_store().runs(name, status=status, limit=limit)
+
+
+def get_run(run_id: str) -> Run:
+    """One run of the default store by id or unique prefix."""
+    return default_store().get_run(run_id)
+
+
+def promote(name: str, version: str, alias: str = "prod", *, reason: str | None = None,
+            expect: str | None = None) -> AliasEvent:
+    """Point ``alias`` at ``version`` (see :meth:`Store.promote`)."""
+    return default_store().promote(name, version, alias, reason=reason, expect=expect)
+
+
+def rollback(name: str, alias: str = "prod", *, to: str | None = None,
+             reason: str | None = None) -> AliasEvent:
+    """Move ``alias`` back to its previous target, or to ``to``."""
+    return default_store().rollback(name, alias, to=to, reason=reason)
+
+
+def alias_history(name: str, alias: str) -> list[AliasEvent]:
+    """Every move of an alias, oldest first."""
+    return default_store().alias_history(name, alias)
+
+
+def fingerprint(obj: Any) -> DataFingerprint:
+    """The data fingerprint of a path, array, frame, bytes, URL or collection of them."""
+    from ._fingerprint import fingerprint as _fingerprint
+
+    return _fingerprint(obj)
+
+
+def _active(what: str) -> Any:
+    run = current_run()
+    if run is None:
+        raise CaptureError(f"modelver.{what}() needs an active run: call it inside a "
+                           "@versioned_training function or a `with modelver.training(...)` "
+                           "block")
+    return run
+
+
+def log_metrics(**metrics: Any) -> None:
+    """Record metrics on the active run."""
+    _active("log_metrics").log_metrics(**metrics)
+
+
+def log_params(**params: Any) -> None:
+    """Record hyperparameters on the active run."""
+    _active("log_params").log_params(**params)
+
+
+def log_data(key: str, obj: Any) -> DataFingerprint:
+    """Fingerprint data and record it on the active run."""
+    fp: DataFingerprint = _active("log_data").log_data(key, obj)
+    return fp

@@ -1,0 +1,166 @@
+"""A content-addressed folder of blobs: ``objects/sha256/ab/cdef…``.
+
+A blob is hashed while it is written to a temporary file in the same folder,
+fsynced, then published under its digest with ``os.link`` — so a killed writer
+never leaves a partial file under a final name — and made read-only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import mmap
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from ._errors import IntegrityError, InvalidName, NotFound, StoreError
+from ._names import safe_join
+
+__all__ = ["BlobDir", "check_digest", "hash_stream"]
+
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
+CHUNK = 1 << 20
+
+
+def check_digest(digest: str) -> str:
+    """Return ``digest`` if it is ``sha256:<64 lowercase hex>``, else raise ``InvalidName``."""
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise InvalidName(f"invalid digest {digest!r}: expected 'sha256:' and 64 hex digits")
+    return digest
+
+
+def hash_stream(f: BinaryIO, sink: BinaryIO | None = None) -> tuple[str, int]:
+    """sha256 of a stream read into a page-aligned buffer, optionally copied to ``sink``."""
+    h = hashlib.sha256()
+    size = 0
+    with mmap.mmap(-1, CHUNK) as buf:
+        view = memoryview(buf)
+        try:
+            while n := f.readinto(view):  # type: ignore[attr-defined]
+                with view[:n] as chunk:
+                    h.update(chunk)
+                    if sink is not None:
+                        sink.write(chunk)
+                size += n
+        finally:
+            view.release()
+    return "sha256:" + h.hexdigest(), size
+
+
+class BlobDir:
+    """Blobs in a local folder, named by their sha256."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def path(self, digest: str) -> str:
+        """Where the blob with this digest lives (it may not exist)."""
+        hexd = check_digest(digest)[7:]
+        return safe_join(self.root, "sha256", hexd[:2], hexd[2:])
+
+    def has(self, digest: str) -> bool:
+        """Whether the blob is present."""
+        return os.path.exists(self.path(digest))
+
+    def put_file(self, src: str) -> tuple[str, int]:
+        """Copy a file into the store; returns its digest and size."""
+        with open(src, "rb") as f:
+            return self.put_stream(f)
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        """Store bytes; returns their digest and size."""
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if self.has(digest):
+            return digest, len(data)
+        import io
+
+        return self.put_stream(io.BytesIO(data))
+
+    def put_stream(self, f: BinaryIO, expected: str | None = None) -> tuple[str, int]:
+        """Hash a stream while writing it to a temporary file, then publish it by digest."""
+        tmp_dir = os.path.join(self.root, "tmp")
+        try:
+            os.makedirs(tmp_dir, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="blob-")
+        except OSError as exc:
+            raise StoreError(f"cannot write to the blob folder {self.root!r}: {exc}") from None
+        try:
+            with os.fdopen(fd, "wb") as out:
+                digest, size = hash_stream(f, out)
+                out.flush()
+                os.fsync(out.fileno())
+            if expected is not None and digest != expected:
+                raise IntegrityError(f"blob content hashes to {digest}, expected {expected}")
+            final = self.path(digest)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+                os.link(tmp, final)  # atomic publish; an existing blob is the same bytes
+            return digest, size
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+    def open(self, digest: str) -> BinaryIO:
+        """Open a blob for reading; ``NotFound`` if it is missing."""
+        try:
+            return open(self.path(digest), "rb")
+        except FileNotFoundError:
+            raise NotFound(f"artifact {digest} is missing from {self.root!r}; "
+                           "run `modelver verify` to check the store") from None
+
+    def delete(self, digest: str) -> int:
+        """Delete a blob; returns the bytes freed (0 if it was absent)."""
+        path = self.path(digest)
+        try:
+            size = os.stat(path).st_size
+            os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+            os.unlink(path)
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def digests(self) -> Iterator[str]:
+        """Every stored blob's digest."""
+        base = os.path.join(self.root, "sha256")
+        if not os.path.isdir(base):
+            return
+        for prefix in sorted(os.listdir(base)):
+            sub = os.path.join(base, prefix)
+            if len(prefix) == 2 and os.path.isdir(sub):
+                for rest in sorted(os.listdir(sub)):
+                    digest = f"sha256:{prefix}{rest}"
+                    if _DIGEST.fullmatch(digest):
+                        yield digest
+
+    def rehash(self, digest: str) -> str:
+        """The actual sha256 of a stored blob's bytes."""
+        with self.open(digest) as f:
+            return hash_stream(f)[0]
+
+    def remove_temporaries(self, older_than_s: float = 3600.0) -> list[str]:
+        """Delete leftover temporary files of killed writers; returns their paths."""
+        import time
+
+        tmp_dir = os.path.join(self.root, "tmp")
+        removed: list[str] = []
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(tmp_dir):
+                if time.time() - entry.stat().st_mtime > older_than_s:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+                        removed.append(entry.path)
+        return removed
+
+
+def total_size(blobs: BlobDir, digests: Iterable[str]) -> int:
+    """The bytes the given blobs take on disk."""
+    total = 0
+    for d in digests:
+        with contextlib.suppress(OSError):
+            total += os.stat(blobs.path(d)).st_size
+    return total

@@ -1,0 +1,77 @@
+"""The process-wide default store: ``configure()``, ``MODELVER_URI``, or the nearest
+``.modelver/`` folder walking up from the working directory (like git)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from ._store import Store
+
+__all__ = ["configure", "default_store", "discover_uri", "open_store"]
+
+_lock = threading.Lock()
+_configured: Store | None = None
+_opened: dict[str, Store] = {}
+
+
+def discover_uri(start: str | None = None) -> str:
+    """``MODELVER_URI``, else the nearest ``.modelver`` above ``start``, else ``./.modelver``."""
+    env = os.environ.get("MODELVER_URI")
+    if env:
+        return env
+    here = os.path.abspath(start or os.getcwd())
+    while True:
+        candidate = os.path.join(here, ".modelver")
+        if os.path.isdir(candidate):
+            return candidate
+        parent = os.path.dirname(here)
+        if parent == here:
+            return os.path.join(os.path.abspath(start or os.getcwd()), ".modelver")
+        here = parent
+
+
+def open_store(uri: str | None = None, storage_options: Mapping[str, Any] | None = None,
+               *, safe: bool = False) -> Store:
+    """Open a store; without a URI, the default store of this process."""
+    if uri is None and storage_options is None and not safe:
+        return default_store()
+    return Store.open(uri or discover_uri(), storage_options, safe=safe)
+
+
+def configure(uri: str | Store | None, storage_options: Mapping[str, Any] | None = None,
+              *, safe: bool = False) -> Store | None:
+    """Set the process-wide default store (None goes back to discovery)."""
+    global _configured
+    with _lock:
+        if uri is None:
+            _configured = None
+        elif isinstance(uri, Store):
+            _configured = uri
+        else:
+            _configured = Store.open(uri, storage_options, safe=safe)
+        return _configured
+
+
+def default_store() -> Store:
+    """The configured store, else the one discovery finds (cached per URI)."""
+    with _lock:
+        if _configured is not None:
+            return _configured
+        uri = discover_uri()
+        store = _opened.get(uri)
+        if store is None:
+            store = _opened[uri] = Store.open(uri)
+        return store
+
+
+def _reset() -> None:
+    """Forget the configured and cached stores (for tests and the pytest plugin)."""
+    global _configured
+    with _lock:
+        _configured = None
+        for store in _opened.values():
+            store.close()
+        _opened.clear()

@@ -1,0 +1,162 @@
+"""Lock files: pin references to exact versions and digests for tests and serving.
+
+``modelver.lock`` is TOML, sorted and diff-friendly::
+
+    [models.fraud]
+    ref = "prod"
+    version = "1.0.0"
+    digest = "sha256:…"
+
+With a lock in force (``use_lock(path)``, ``MODELVER_LOCK``, or a ``modelver.lock``
+beside the project's ``pyproject.toml``) ``load(name, ref)`` returns the locked
+version whatever the alias says now, and refuses names the lock does not pin.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ._errors import InvalidName, NotFound
+from ._names import check_name
+
+if TYPE_CHECKING:
+    from ._store import Store
+
+__all__ = ["LockEntry", "LockFile", "locked_ref", "read_lock", "use_lock", "write_lock"]
+
+LOCK_NAME = "modelver.lock"
+
+
+@attrs.frozen
+class LockEntry:
+    """One pinned model: the reference it was locked from, the version and its digest."""
+
+    name: str
+    ref: str
+    version: str
+    digest: str
+
+
+@attrs.frozen
+class LockFile:
+    """A parsed lock file."""
+
+    path: str
+    models: dict[str, LockEntry]
+
+
+_explicit: dict[str, LockFile | None] = {}
+_pins: list[dict[str, str]] = []
+
+
+def _toml_str(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_lock(path: str, entries: Iterable[LockEntry]) -> LockFile:
+    """Write a lock file (sorted by name) atomically."""
+    models = {e.name: e for e in entries}
+    lines = ["# modelver lock file: exact versions and digests. Regenerate with `modelver lock`.",
+             ""]
+    for name in sorted(models):
+        e = models[name]
+        lines += [f"[models.{_toml_str(name)}]", f"ref = {_toml_str(e.ref)}",
+                  f"version = {_toml_str(e.version)}", f"digest = {_toml_str(e.digest)}", ""]
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    os.replace(tmp, path)
+    return LockFile(os.path.abspath(path), models)
+
+
+def read_lock(path: str) -> LockFile:
+    """Parse a lock file; a malformed one raises ``InvalidName`` saying where."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise NotFound(f"lock file {path!r} does not exist; create it with `modelver lock`"
+                       ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidName(f"lock file {path!r} is not valid TOML: {exc}") from None
+    models: dict[str, LockEntry] = {}
+    for name, entry in dict(data.get("models", {})).items():
+        try:
+            models[check_name(name)] = LockEntry(check_name(name), str(entry["ref"]),
+                                                 str(entry["version"]), str(entry["digest"]))
+        except (KeyError, TypeError):
+            raise InvalidName(f"lock file {path!r}: [models.{name}] needs ref, version and "
+                              "digest") from None
+    return LockFile(os.path.abspath(path), models)
+
+
+def use_lock(path: str | None) -> LockFile | None:
+    """Put a lock file in force for this process (None turns locking off)."""
+    _explicit.clear()
+    if path is None:
+        _explicit["off"] = None
+        return None
+    lock = read_lock(path)
+    _explicit["lock"] = lock
+    return lock
+
+
+def _find_lock() -> LockFile | None:
+    if "off" in _explicit:
+        return None
+    if "lock" in _explicit:
+        return _explicit["lock"]
+    env = os.environ.get("MODELVER_LOCK")
+    if env:
+        return read_lock(env)
+    here = os.getcwd()
+    while True:
+        if os.path.exists(os.path.join(here, "pyproject.toml")):
+            candidate = os.path.join(here, LOCK_NAME)
+            return read_lock(candidate) if os.path.exists(candidate) else None
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+
+
+def active_lock() -> LockFile | None:
+    """The lock file in force, if any."""
+    return _find_lock()
+
+
+def locked_ref(name: str, ref: str) -> LockEntry | None:
+    """The pinned entry for a load of ``name``, or None when no lock/pin is in force."""
+    for pins in reversed(_pins):
+        if name in pins:
+            return LockEntry(name, ref, pins[name], "")
+    lock = _find_lock()
+    if lock is None:
+        return None
+    entry = lock.models.get(name)
+    if entry is None:
+        raise NotFound(f"{name!r} is not pinned in the lock file {lock.path}; add it with "
+                       f"`modelver lock {name}@{ref}` or turn the lock off")
+    return entry
+
+
+def lock(store: Store, refs: Iterable[str], path: str = LOCK_NAME) -> LockFile:
+    """Resolve ``name@ref`` references to exact versions and digests and write a lock."""
+    from ._resolve import split_ref
+
+    entries = []
+    for text in refs:
+        name, ref = split_ref(text)
+        mv = store.resolve(name, ref)
+        entries.append(LockEntry(name, ref, mv.version, mv.digest))
+    if not entries:
+        raise InvalidName("nothing to lock: name at least one NAME@REF")
+    return write_lock(path, entries)

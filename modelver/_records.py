@@ -1,0 +1,238 @@
+"""The records modelver writes: frozen attrs classes, each with a ``schema_version``.
+
+Records are plain values. They are serialized to canonical JSON by the one converter
+in :mod:`modelver._serde`; ``attrs.asdict()`` and the CLI's ``--json`` use the same
+field names. Times are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "AliasEvent",
+    "CodeInfo",
+    "DataFingerprint",
+    "Environment",
+    "GpuInfo",
+    "Hardware",
+    "Hold",
+    "ModelVersion",
+    "Resources",
+    "Run",
+    "Seeds",
+    "Tombstone",
+    "utcnow",
+]
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    """The current time in UTC, to the microsecond."""
+    return datetime.now(timezone.utc)
+
+
+@attrs.frozen
+class DataFingerprint:
+    """How a piece of data was identified.
+
+    ``method`` says how the digest was made (``sha256``, ``sha256-merkle``,
+    ``sha256-npy``, ``etag``, ``type-only``...); ``stable`` is False when the same
+    data could get another digest in another process (e.g. an object hashed by repr).
+    ``schema`` holds what decides a major bump: column names and dtypes of frames,
+    dtype and trailing shape of arrays.
+    """
+
+    digest: str
+    kind: str
+    size: int | None = None
+    method: str = "sha256"
+    stable: bool = True
+    schema: dict[str, Any] | None = None
+    source: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+
+@attrs.frozen
+class CodeInfo:
+    """The code that ran: hashes of the function and its module, and git state.
+
+    ``function_hash`` is the sha256 of the function's source (portable across Python
+    versions); ``bytecode_hash`` is a fallback fingerprint tied to ``python``
+    (major.minor). ``stable`` is False when only bytecode could be hashed.
+    ``source_digest``/``module_digest``/``diff_digest`` name blobs in the store.
+    """
+
+    function: str | None = None
+    module: str | None = None
+    function_hash: str | None = None
+    bytecode_hash: str | None = None
+    closure_hash: str | None = None
+    module_hash: str | None = None
+    python: str | None = None
+    stable: bool = True
+    source_file: str | None = None
+    source_digest: str | None = None
+    module_digest: str | None = None
+    git_commit: str | None = None
+    git_branch: str | None = None
+    git_dirty: bool | None = None
+    git_remote: str | None = None
+    diff_digest: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+
+@attrs.frozen
+class Seeds:
+    """The seed a run used and which generators were seeded with it."""
+
+    seed: int | None = None
+    seeded: list[str] = attrs.field(factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+
+@attrs.frozen
+class Environment:
+    """The Python environment: interpreter, platform, installed distributions."""
+
+    python: str = ""
+    implementation: str = ""
+    platform: str = ""
+    executable: str | None = None
+    packages: dict[str, str] = attrs.field(factory=dict)
+    packages_hash: str = ""
+    variables: dict[str, str] = attrs.field(factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+
+@attrs.frozen
+class GpuInfo:
+    """One GPU as NVML reports it."""
+
+    uuid: str
+    name: str
+    index: int | None = None
+    memory_total: int | None = None
+    driver_version: str | None = None
+    cuda_version: str | None = None
+    compute_capability: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+
+@attrs.frozen
+class Hardware:
+    """The machine: CPU, memory and GPUs. ``gpus`` is empty when there is no usable GPU."""
+
+    cpu: str | None = None
+    arch: str | None = None
+    cores_physical: int | None = None
+    cores_logical: int | None = None
+    cpu_freq_mhz: float | None = None
+    memory_total: int | None = None
+    gpus: list[GpuInfo] = attrs.field(factory=list)
+    gpu_status: str = "no GPU"
+    cuda_visible_devices: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+
+@attrs.frozen
+class Resources:
+    """What the run used: wall and CPU seconds, peak RSS and peak GPU memory in bytes."""
+
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    peak_rss: int | None = None
+    peak_gpu_memory: int | None = None
+    schema_version: int = SCHEMA_VERSION
+
+
+@attrs.frozen
+class Run:
+    """One execution of a training function or ``training()`` block."""
+
+    id: str
+    name: str
+    status: str = "running"
+    params: dict[str, Any] = attrs.field(factory=dict)
+    data: dict[str, DataFingerprint] = attrs.field(factory=dict)
+    code: CodeInfo | None = None
+    seeds: Seeds = attrs.field(factory=Seeds)
+    environment: Environment | None = None
+    hardware: Hardware | None = None
+    resources: Resources | None = None
+    metrics: dict[str, Any] = attrs.field(factory=dict)
+    error: str | None = None
+    started_at: datetime = attrs.field(factory=utcnow)
+    ended_at: datetime | None = None
+    version: str | None = None
+    parents: list[str] = attrs.field(factory=list)
+    bump_rule: str | None = None
+    warnings: list[str] = attrs.field(factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+
+@attrs.frozen
+class Tombstone:
+    """Why and when retention deleted a version's artifact."""
+
+    at: datetime
+    reason: str
+    by: str
+    rule: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+
+@attrs.frozen
+class ModelVersion:
+    """An immutable, content-addressed model version."""
+
+    name: str
+    version: str
+    digest: str
+    format: str
+    size: int
+    run_id: str | None = None
+    parents: list[str] = attrs.field(factory=list)
+    tags: dict[str, str] = attrs.field(factory=dict)
+    created_at: datetime = attrs.field(factory=utcnow)
+    created_by: str = ""
+    deleted: Tombstone | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def ref(self) -> str:
+        """The ``name@version`` text form of this version."""
+        return f"{self.name}@{self.version}"
+
+
+@attrs.frozen
+class AliasEvent:
+    """One move of an alias; the history of an alias is a list of these, oldest first."""
+
+    name: str
+    alias: str
+    from_version: str | None
+    to_version: str
+    at: datetime
+    by: str
+    reason: str | None = None
+    kind: str = "promote"
+    run_id: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+
+@attrs.frozen
+class Hold:
+    """A legal or operational hold that protects a version from retention."""
+
+    name: str
+    version: str
+    reason: str
+    at: datetime
+    by: str
+    released: bool = False
+    schema_version: int = SCHEMA_VERSION

@@ -1,0 +1,221 @@
+"""The active run: what a training call is recording, and ``current_run()``.
+
+Each run lives in a :class:`contextvars.ContextVar`, so nested runs and runs in
+concurrent threads keep separate state. Capture failures warn and let training
+finish; under ``strict=True`` (the default while pytest runs a test) they raise
+:class:`~modelver.CaptureError`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+import uuid
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._errors import CaptureError, ModelverError
+from ._records import CodeInfo, DataFingerprint, ModelVersion, Run, Seeds, utcnow
+
+if TYPE_CHECKING:
+    from ._store import Store
+    from .capture.code import CodeSnapshot
+    from .capture.git import GitProbe
+    from .capture.resources import ResourceMonitor
+
+__all__ = ["ActiveRun", "CaptureWarning", "current_run"]
+
+T = TypeVar("T")
+_CURRENT: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar(
+    "modelver_run", default=None
+)
+
+
+class CaptureWarning(UserWarning):
+    """Something could not be recorded; the run went on without it."""
+
+
+def current_run() -> ActiveRun | None:
+    """The run active in this thread or task (inside a decorated function or
+    ``training()`` block), else None."""
+    return _CURRENT.get()
+
+
+def default_strict() -> bool:
+    """Strict capture by default while pytest runs a test; ``MODELVER_STRICT`` overrides."""
+    env = os.environ.get("MODELVER_STRICT")
+    if env is not None:
+        return env.strip().lower() in ("1", "true", "yes", "on")
+    return "PYTEST_CURRENT_TEST" in os.environ
+
+
+class ActiveRun:
+    """A run being recorded. Use its ``log_*`` methods; ``record`` is the finished Run."""
+
+    def __init__(self, name: str, store: Store | None, *, seed: int | str | None = "auto",
+                 code: CodeSnapshot | None = None, strict: bool | None = None,
+                 allow_env: Sequence[str] = ()) -> None:
+        self.id = uuid.uuid4().hex
+        self.name = name
+        self._store = store
+        self.strict = default_strict() if strict is None else strict
+        self.params: dict[str, Any] = {}
+        self.data: dict[str, DataFingerprint] = {}
+        self.metrics: dict[str, Any] = {}
+        self.parents: list[str] = []
+        self.warnings: list[str] = []
+        self.version: ModelVersion | None = None
+        self.record: Run | None = None
+        self.model: Any = None
+        self._has_model = False
+        self._seed_arg = seed
+        self._snapshot = code
+        self._allow_env = tuple(allow_env)
+        self._lock = threading.Lock()
+        self._token: contextvars.Token[ActiveRun | None] | None = None
+        self._monitor: ResourceMonitor | None = None
+        self._git: GitProbe | None = None
+        self.seeds = Seeds()
+        self.started_at = utcnow()
+
+    def __repr__(self) -> str:
+        return f"<modelver.ActiveRun {self.name} {self.id[:8]}>"
+
+    @property
+    def store(self) -> Store:
+        """The store this run records into."""
+        if self._store is None:
+            from ._config import default_store
+
+            self._store = default_store()
+        return self._store
+
+    # -- guarded capture ---------------------------------------------------------
+
+    def guard(self, what: str, fn: Callable[[], T], default: T) -> T:
+        """Run one capture step; a failure warns (or raises when strict) and gives ``default``."""
+        try:
+            return fn()
+        except ModelverError:
+            raise
+        except Exception as exc:
+            message = f"modelver could not record {what}: {type(exc).__name__}: {exc}"
+            if self.strict:
+                raise CaptureError(message) from exc
+            self.warnings.append(message)
+            warnings.warn(message, CaptureWarning, stacklevel=3)
+            return default
+
+    # -- the user-facing log_* API -------------------------------------------------
+
+    def log_params(self, **params: Any) -> None:
+        """Record hyperparameters (JSON values; others by type and fingerprint)."""
+        from .capture.params import json_value
+
+        with self._lock:
+            self.params.update({k: json_value(v) for k, v in params.items()})
+
+    def log_metrics(self, **metrics: Any) -> None:
+        """Record metrics (numbers, or JSON values)."""
+        from .capture.params import json_value
+
+        with self._lock:
+            self.metrics.update({k: json_value(v) for k, v in metrics.items()})
+
+    def log_data(self, key: str, obj: Any) -> DataFingerprint:
+        """Fingerprint a dataset and record it under ``key``."""
+        from ._fingerprint import fingerprint
+
+        fp = fingerprint(obj, cache=self._stat_cache())
+        with self._lock:
+            self.data[str(key)] = fp
+        return fp
+
+    def log_model(self, model: Any) -> None:
+        """Set the model this run registers when it ends cleanly."""
+        self.model = model
+        self._has_model = True
+
+    def add_parent(self, ref: str) -> None:
+        """Record a parent version (done automatically by ``load`` inside a run)."""
+        with self._lock:
+            if ref not in self.parents:
+                self.parents.append(ref)
+
+    def _stat_cache(self) -> Any:
+        from ._statcache import stat_cache_for
+
+        return stat_cache_for(self.store)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin recording: seed, start the resource monitor and the git probe."""
+        from .capture.resources import ResourceMonitor
+        from .capture.seeds import apply_seed
+
+        self._token = _CURRENT.set(self)
+        self.seeds = apply_seed(self._seed_arg)
+        self._monitor = ResourceMonitor()
+        self.guard("resource use", self._monitor.start, None)
+        if self._snapshot is not None and self._snapshot.info.source_file:
+            from .capture.git import GitProbe
+
+            src = os.path.dirname(self._snapshot.info.source_file)
+            self._git = self.guard("git state", lambda: GitProbe(src), None)
+
+    def _code(self) -> CodeInfo | None:
+        if self._snapshot is None:
+            return None
+        from .capture.code import with_git
+
+        snap = self._snapshot
+        for digest, blob in snap.blobs.items():
+            if not self.store.backend.has_blob(digest):
+                self.store.backend.put_bytes(blob)
+        git = self._git.result() if self._git is not None else None
+        diff_digest = None
+        if git is not None and git.diff:
+            diff_digest = self.store.backend.put_bytes(git.diff)[0]
+        return with_git(snap.info, git, diff_digest)
+
+    def finish(self, error: BaseException | None, *, version: str | None = None,
+               bump: str = "auto", parents: Sequence[str] = (),
+               tags: Mapping[str, str] | None = None) -> ModelVersion | None:
+        """Stop recording, write the run and, if it succeeded with a model, its version."""
+        from .capture.environment import capture_environment
+        from .capture.hardware import capture_hardware
+
+        try:
+            resources = (self.guard("resource use", self._monitor.stop, None)
+                         if self._monitor else None)
+            status = "succeeded" if error is None else "failed"
+            err = None if error is None else f"{type(error).__name__}: {error}"
+            model = None
+            if error is None and self._has_model:
+                model = self.guard("the model artifact", lambda: self.store.put_model(
+                    self.model), None)
+            record = Run(
+                id=self.id, name=self.name, status=status, params=dict(self.params),
+                data=dict(self.data),
+                code=self.guard("code", self._code, None),
+                seeds=self.seeds,
+                environment=self.guard("environment",
+                                       lambda: capture_environment(self._allow_env), None),
+                hardware=self.guard("hardware", capture_hardware, None),
+                resources=resources, metrics=dict(self.metrics), error=err,
+                started_at=self.started_at, ended_at=utcnow(), parents=list(self.parents),
+                warnings=list(self.warnings),
+            )
+            self.record = record
+            self.version = self.guard(
+                "the run in the store",
+                lambda: self.store.record_run(record, model, version=version, bump=bump,
+                                              parents=parents, tags=tags), None)
+            return self.version
+        finally:
+            if self._token is not None:
+                _CURRENT.reset(self._token)
+                self._token = None

@@ -1,0 +1,58 @@
+"""One private converter: records to canonical JSON and back, and digests of JSON.
+
+Canonical JSON is sorted keys, compact separators, UTF-8; datetimes are ISO 8601 UTC.
+Digests are sha256 of canonical JSON or of raw bytes, never of pickles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from cattrs.preconf.json import make_converter
+
+__all__ = ["canonical", "converter", "dumps", "json_digest", "loads", "structure", "unstructure"]
+
+T = TypeVar("T")
+
+converter = make_converter()
+converter.register_unstructure_hook(datetime, lambda d: d.astimezone(timezone.utc).isoformat())
+converter.register_structure_hook(datetime, lambda v, _: _parse_time(v))
+
+
+def _parse_time(value: Any) -> datetime:
+    d = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+
+
+def canonical(obj: Any) -> str:
+    """Canonical JSON text of plain data (dicts, lists, str, numbers, bool, None)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+def unstructure(record: Any) -> Any:
+    """A record as plain JSON-able data."""
+    return converter.unstructure(record)
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Plain data back to a record of class ``cls``."""
+    return converter.structure(data, cls)
+
+
+def dumps(record: Any) -> str:
+    """Canonical JSON of a record."""
+    return canonical(unstructure(record))
+
+
+def loads(text: str | bytes, cls: type[T]) -> T:
+    """A record of class ``cls`` from JSON text."""
+    return structure(json.loads(text), cls)
+
+
+def json_digest(obj: Any) -> str:
+    """``sha256:<hex>`` of the canonical JSON of plain data."""
+    return "sha256:" + hashlib.sha256(canonical(obj).encode()).hexdigest()

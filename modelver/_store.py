@@ -1,0 +1,381 @@
+"""The Store: all registry policy over one narrow backend.
+
+A store registers versions, resolves references, loads verified artifacts, and
+moves aliases. Backends only append log entries and put/get blobs; everything
+here is the same for SQLite, ``memory://`` and object storage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from . import _formats
+from ._errors import IntegrityError, InvalidName, NotFound, UnsafeFormat, VersionExists
+from ._index import Index
+from ._log import Draft
+from ._names import check_name
+from ._records import AliasEvent, Hold, ModelVersion, Run, utcnow
+from ._resolve import resolve_row, split_ref, to_version
+from ._serde import structure, unstructure
+from ._user import current_user
+from ._versions import Bump, bump, normalize
+from .backends import Backend, open_backend
+
+if TYPE_CHECKING:
+    from ._verify import VerifyReport
+
+__all__ = ["Store"]
+
+_LOAD_CACHE_SIZE = 8
+
+
+class Store:
+    """A model registry at one URI. Every public ``modelver`` function is also a method here.
+
+    Open one with :func:`modelver.open`; the process-wide default comes from
+    :func:`modelver.configure`, ``MODELVER_URI``, or the nearest ``.modelver/`` folder.
+    """
+
+    def __init__(self, backend: Backend, *, safe: bool = False) -> None:
+        self.backend = backend
+        self.uri = backend.uri
+        self.safe = safe
+        self._loaded: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, uri: str, storage_options: Mapping[str, Any] | None = None, *,
+             safe: bool = False) -> Store:
+        """Open the store at ``uri`` (a folder, ``sqlite:///…`` or an fsspec URL)."""
+        return cls(open_backend(uri, storage_options), safe=safe)
+
+    def __repr__(self) -> str:
+        return f"<modelver.Store {self.uri!r}>"
+
+    def close(self) -> None:
+        """Close the store's connections."""
+        self.backend.close()
+
+    @property
+    def _index(self) -> Index:
+        return self.backend.index
+
+    def _readable(self, name: str | None = None) -> bool:
+        if not self.backend.exists():
+            return False
+        self.backend.sync(name)
+        return True
+
+    # -- registering ---------------------------------------------------------
+
+    def register(self, name: str, obj: Any, *, version: str | None = None,
+                 bump: Bump | str = "auto", parents: Sequence[str] = (),
+                 tags: Mapping[str, str] | None = None) -> ModelVersion:
+        """Register a model made outside a decorated function as a new version.
+
+        ``bump="auto"`` gives a patch release here (there is no run to compare);
+        pass ``bump="major"|"minor"|"patch"`` or an exact ``version``.
+        """
+        name = check_name(name)
+        digest, size, fmt = self.put_model(obj)
+        return self._commit(name, None, digest, size, fmt, version=version, bump=bump,
+                            parents=parents, tags=tags)
+
+    def put_model(self, obj: Any) -> tuple[str, int, str]:
+        """Serialize a model and store it as a blob: (digest, size, format)."""
+        fmt, payload = _formats.serialize(obj)
+        if isinstance(payload, bytes):
+            digest, size = self.backend.put_bytes(payload)
+        else:
+            try:
+                digest, size = self.backend.put_file(payload)
+            finally:
+                if fmt == "folder":
+                    os.unlink(payload)
+        return digest, size, fmt
+
+    def _commit(self, name: str, run: Run | None, digest: str | None, size: int, fmt: str, *,
+                version: str | None, bump: Bump | str, parents: Sequence[str],
+                tags: Mapping[str, str] | None) -> ModelVersion:
+        """Allocate a version and append it (with its run) in one atomic log append."""
+        from ._bump import decide
+
+        if bump not in ("auto", "major", "minor", "patch"):
+            raise InvalidName(f"bump must be 'auto', 'major', 'minor' or 'patch', not {bump!r}")
+        exact = normalize(version) if version is not None else None
+        parent_refs = sorted({self._parent_ref(p) for p in parents} | set(
+            run.parents if run else ()))
+        tag_map = {str(k): str(v) for k, v in (tags or {}).items()}
+        result: list[ModelVersion] = []
+
+        def build(index: Index) -> list[Draft]:
+            result.clear()
+            prev = index.one("SELECT version, record FROM versions WHERE name = ? ORDER BY "
+                             "major DESC, minor DESC, patch DESC, pre ASC LIMIT 1", (name,))
+            prev_run = self._run_of(index, prev[1]) if prev else None
+            if exact is not None:
+                new, rule = exact, f"version={exact} given"
+                if index.one("SELECT 1 FROM versions WHERE name = ? AND version = ?",
+                             (name, new)):
+                    raise VersionExists(f"{name}@{new} already exists and versions are "
+                                        "immutable; register a new version instead")
+            else:
+                part, rule = decide(prev_run, run, bump) if prev else ("patch", "first version")
+                new = _next_free(index, name, prev[0] if prev else None, part)
+            body: dict[str, Any] = {}
+            mv = None
+            if digest is not None:
+                mv = ModelVersion(
+                    name=name, version=new, digest=digest, format=fmt, size=size,
+                    run_id=run.id if run else None, parents=parent_refs, tags=tag_map,
+                    created_at=utcnow(), created_by=current_user(),
+                )
+                body["version"] = unstructure(mv)
+                result.append(mv)
+            if run is not None:
+                import attrs
+
+                final = attrs.evolve(run, version=mv.ref if mv else None,
+                                     bump_rule=rule if mv else None, parents=parent_refs)
+                body["run"] = unstructure(final)
+            return [Draft("run" if run is not None else "version", body)]
+
+        self.backend.append(name, build)
+        if digest is None:
+            return None  # type: ignore[return-value]  # failed runs register no version
+        return result[0]
+
+    def record_run(self, run: Run, model: tuple[str, int, str] | None, *,
+                   version: str | None = None, bump: Bump | str = "auto",
+                   parents: Sequence[str] = (), tags: Mapping[str, str] | None = None
+                   ) -> ModelVersion | None:
+        """Append a finished run and, when it produced ``model`` (digest, size, format),
+        the version it registers."""
+        if model is None:
+            self._commit(run.name, run, None, 0, "", version=None, bump="patch",
+                         parents=parents, tags=tags)
+            return None
+        digest, size, fmt = model
+        return self._commit(run.name, run, digest, size, fmt, version=version, bump=bump,
+                            parents=parents, tags=tags)
+
+    def _parent_ref(self, ref: str) -> str:
+        name, r = split_ref(ref)
+        return self.resolve(name, r).ref
+
+    @staticmethod
+    def _run_of(index: Index, version_json: str) -> Run | None:
+        run_id = json.loads(version_json).get("run_id")
+        if not run_id:
+            return None
+        row = index.one("SELECT record FROM runs WHERE id = ?", (run_id,))
+        return structure(json.loads(row[0]), Run) if row else None
+
+    # -- reading -------------------------------------------------------------
+
+    def resolve(self, name: str, ref: str = "latest", *, at: datetime | None = None,
+                prereleases: bool = False) -> ModelVersion:
+        """The version a reference names, without loading anything.
+
+        ``ref`` is an exact version, an alias, ``latest``, a specifier such as
+        ``">=1.2,<2"`` or a digest prefix ``"sha256:3fa9"``; ``at`` asks where an
+        alias pointed at that time.
+        """
+        name = check_name(name)
+        if not self._readable(name):
+            raise NotFound(f"no model named {name!r}: the store at {self.uri!r} is empty")
+        _, record = resolve_row(self._index, name, ref, at=at, prereleases=prereleases)
+        return to_version(self._index, name, record)
+
+    def load(self, name: str, ref: str = "latest", *, safe: bool | None = None) -> Any:
+        """Load a model version, verifying its sha256 before deserializing it.
+
+        ``safe=True`` (or a store opened with ``safe=True``) refuses pickle-family
+        formats, which can run code when loaded. Repeated loads of one artifact in a
+        process return the same object from a small in-memory cache. Inside an active
+        run, the loaded version is recorded as a parent of what that run registers.
+        """
+        from ._locking import locked_ref
+        from ._run import current_run
+
+        name = check_name(name)
+        pinned = locked_ref(name, ref)
+        mv = self.resolve(name, pinned.version if pinned else ref)
+        if pinned is not None and pinned.digest and pinned.digest != mv.digest:
+            raise IntegrityError(f"{mv.ref} has digest {mv.digest} but the lock pins "
+                                 f"{pinned.digest}; re-run `modelver lock`")
+        if mv.deleted is not None:
+            raise NotFound(f"{mv.ref} was deleted by retention at {mv.deleted.at.isoformat()} "
+                           f"({mv.deleted.reason}); load another version")
+        if (self.safe if safe is None else safe) and mv.format in _formats.UNSAFE_FORMATS:
+            raise UnsafeFormat(f"{mv.ref} is stored as {mv.format!r}, which runs code when "
+                               "loaded; pass safe=False if you trust this store")
+        run = current_run()
+        if run is not None:
+            run.add_parent(mv.ref)
+        with self._lock:
+            if mv.digest in self._loaded:
+                self._loaded.move_to_end(mv.digest)
+                return self._loaded[mv.digest]
+        path = self.backend.blob_path(mv.digest)
+        with open(path, "rb") as f:
+            data = f.read()
+        actual = "sha256:" + hashlib.sha256(data).hexdigest()
+        if actual != mv.digest:
+            raise IntegrityError(f"artifact of {mv.ref} is corrupted: it hashes to {actual}, "
+                                 f"the record says {mv.digest}. Run `modelver verify`")
+        extract = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(path))),
+                               "extracted", mv.digest[7:])
+        obj = _formats.deserialize(mv.format, data, path, extract)
+        with self._lock:
+            self._loaded[mv.digest] = obj
+            while len(self._loaded) > _LOAD_CACHE_SIZE:
+                self._loaded.popitem(last=False)
+        return obj
+
+    def versions(self, name: str | None = None) -> list[ModelVersion]:
+        """Versions of one model (oldest first), or of every model."""
+        if name is not None:
+            name = check_name(name)
+        if not self._readable(name):
+            return []
+        if name is None:
+            rows = self._index.query("SELECT name, record FROM versions ORDER BY name, major, "
+                                     "minor, patch, pre DESC")
+        else:
+            rows = self._index.query("SELECT name, record FROM versions WHERE name = ? "
+                                     "ORDER BY major, minor, patch, pre DESC", (name,))
+        return [to_version(self._index, n, r) for n, r in rows]
+
+    def names(self) -> list[str]:
+        """Every model name in the store."""
+        if not self._readable():
+            return []
+        return [r[0] for r in self._index.query("SELECT DISTINCT name FROM versions ORDER BY 1")]
+
+    def runs(self, name: str | None = None, *, status: str | None = None,
+             limit: int | None = None) -> list[Run]:
+        """Recorded runs, newest first, optionally of one model and with one status."""
+        if not self._readable(name):
+            return []
+        where, params = [], []
+        if name is not None:
+            where.append("name = ?")
+            params.append(check_name(name))
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        sql = "SELECT record FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY started_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
+        return [structure(json.loads(r[0]), Run) for r in self._index.query(sql, params)]
+
+    def get_run(self, run_id: str) -> Run:
+        """One run by id (a unique prefix of at least 6 characters is enough)."""
+        if not isinstance(run_id, str) or not run_id or len(run_id) > 64:
+            raise InvalidName(f"invalid run id {run_id!r}")
+        if self._readable():
+            rows = self._index.query("SELECT record FROM runs WHERE id >= ? AND id < ? LIMIT 2",
+                                     (run_id, run_id + "\uffff"))
+            if len(rows) == 1 and (len(run_id) >= 6 or json.loads(rows[0][0])["id"] == run_id):
+                return structure(json.loads(rows[0][0]), Run)
+            if len(rows) > 1:
+                raise InvalidName(f"run id prefix {run_id!r} is ambiguous; give more characters")
+        raise NotFound(f"no run with id {run_id!r} in {self.uri!r}")
+
+    def read_blob(self, digest: str) -> bytes:
+        """The bytes of a blob (code source, diff, artifact), verified by digest."""
+        with self.backend.open_blob(digest) as f:
+            data = f.read()
+        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+            raise IntegrityError(f"blob {digest} is corrupted; run `modelver verify`")
+        return data
+
+    # -- aliases and holds -----------------------------------------------------
+
+    def promote(self, name: str, version: str, alias: str = "prod", *,
+                reason: str | None = None, expect: str | None = None) -> AliasEvent:
+        """Point ``alias`` at ``version`` (any reference), recording who, when and why.
+
+        With ``expect="1.2.0"`` the move happens only if the alias still points there
+        (compare-and-swap); otherwise :class:`Conflict` is raised and nothing changes.
+        """
+        from ._aliases import move_alias
+
+        return move_alias(self, name, alias, version, kind="promote", reason=reason,
+                          expect=expect)
+
+    def rollback(self, name: str, alias: str = "prod", *, to: str | None = None,
+                 reason: str | None = None) -> AliasEvent:
+        """Move ``alias`` back to the version it pointed to before (or to ``to``).
+
+        Versions deleted by retention are skipped. A rollback is itself an event.
+        """
+        from ._aliases import move_alias
+
+        return move_alias(self, name, alias, to, kind="rollback", reason=reason)
+
+    def alias_history(self, name: str, alias: str) -> list[AliasEvent]:
+        """Every move of an alias, oldest first."""
+        from ._aliases import alias_history
+
+        return alias_history(self, name, alias)
+
+    def aliases(self, name: str) -> dict[str, str]:
+        """The current aliases of a model, alias → version."""
+        from ._aliases import aliases_of
+
+        return aliases_of(self, name)
+
+    def hold(self, name: str, version: str, reason: str) -> Hold:
+        """Protect a version from retention (a legal or operational hold)."""
+        from ._aliases import hold
+
+        return hold(self, name, version, reason)
+
+    def release(self, name: str, version: str, reason: str = "released") -> Hold:
+        """Release a hold placed with :meth:`hold`."""
+        from ._aliases import release
+
+        return release(self, name, version, reason)
+
+    def holds(self, name: str | None = None) -> list[Hold]:
+        """The versions currently held."""
+        from ._aliases import holds
+
+        return holds(self, name)
+
+    # -- integrity -----------------------------------------------------------
+
+    def verify(self, *, head: str | None = None, blobs: bool = True) -> VerifyReport:
+        """Re-hash every blob and walk every chain; ``report.ok`` is False on any problem."""
+        from ._verify import verify_store
+
+        return verify_store(self, head=head, blobs=blobs)
+
+    def head(self) -> str:
+        """One digest over every chain's head; pin it and pass it to ``verify(head=…)``."""
+        from ._log import combined_head
+
+        if not self._readable():
+            return combined_head({})
+        return combined_head(self._index.heads())
+
+
+def _next_free(index: Index, name: str, prev: str | None, part: str) -> str:
+    """The bumped version, skipping any that exist (explicit versions may be ahead)."""
+    new = bump(prev, part)  # type: ignore[arg-type]
+    while index.one("SELECT 1 FROM versions WHERE name = ? AND version = ?", (name, new)):
+        new = bump(new, "patch")
+    return new
+
+
+def iter_refs(refs: Iterable[str]) -> list[tuple[str, str]]:
+    """Parse several ``name@ref`` strings."""
+    return [split_ref(r) for r in refs]
