@@ -191,12 +191,12 @@ class Index:
 
     def entries(self, name: str | None = None) -> Iterator[Entry]:
         """Stored entries, by model then sequence."""
-        sql = "SELECT text, sig FROM entries"
+        sql = "SELECT text, sig, hash FROM entries"
         rows = self.query(sql + " WHERE name = ? ORDER BY seq", (name,)) if name else self.query(
             sql + " ORDER BY name, seq"
         )
-        for text, sig in rows:
-            yield parse(text, sig)
+        for text, sig, stored in rows:
+            yield parse(text, sig, stored)
 
     def has_entry_id(self, entry_id: str) -> bool:
         """Whether an entry with this unique id is already in the log."""

@@ -47,6 +47,7 @@ class Entry:
     text: str
     hash: str
     sig: str | None = None
+    stored_hash: str | None = None
 
     @property
     def body(self) -> dict[str, Any]:
@@ -97,14 +98,15 @@ def seal(name: str, seq: int, prev: str | None, draft: Draft, by: str) -> Entry:
     return Entry(name, seq, draft.id, draft.kind, data, text, digest, sign(digest, signing_key()))
 
 
-def parse(text: str, sig: str | None = None) -> Entry:
-    """An entry from its stored text (the hash is recomputed, not trusted)."""
+def parse(text: str, sig: str | None = None, stored_hash: str | None = None) -> Entry:
+    """An entry from its stored text (the hash is recomputed; ``stored_hash`` is kept
+    beside it for ``verify`` to compare)."""
     import json
 
     data = json.loads(text)
     return Entry(
         str(data["name"]), int(data["seq"]), str(data["id"]), str(data["kind"]),
-        data, text, entry_hash(text), sig,
+        data, text, entry_hash(text), sig, stored_hash,
     )
 
 

@@ -62,6 +62,9 @@ def _walk_chain(name: str, entries: list[Entry], key: bytes | None,
     last: tuple[int, str] | None = None
     for e in entries:
         where = f"{name}#{e.seq}"
+        if e.stored_hash is not None and e.stored_hash != e.hash:
+            problems.append(Problem("edited", where, "the entry's text no longer matches the "
+                                    "hash it was written with"))
         if e.data.get("name") != name:
             problems.append(Problem("moved", where, "the entry belongs to another model's chain"))
         if e.seq > expected:

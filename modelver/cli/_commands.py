@@ -1,0 +1,228 @@
+"""The CLI's commands: each parses its arguments and calls the public API."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+import modelver
+
+from .._resolve import split_ref
+from .._serde import unstructure
+
+__all__ = ["COMMANDS", "Command", "Output"]
+
+
+@attrs.frozen
+class Output:
+    """What a command prints: ``text`` for people, ``data`` for ``--json``."""
+
+    text: str
+    data: Any
+    status: int = 0
+
+
+@attrs.frozen
+class Command:
+    """One CLI command: its name, handler, help line, an example and its arguments."""
+
+    name: str
+    handler: Callable[[argparse.Namespace, modelver.Store], Output]
+    help: str
+    example: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+
+
+COMMANDS: list[Command] = []
+
+
+def command(name: str, help_text: str, example: str,
+            arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
+            ) -> Callable[[Callable[[argparse.Namespace, modelver.Store], Output]],
+                          Callable[[argparse.Namespace, modelver.Store], Output]]:
+    """Register a handler as a CLI command."""
+    def wrap(fn: Callable[[argparse.Namespace, modelver.Store], Output]
+             ) -> Callable[[argparse.Namespace, modelver.Store], Output]:
+        COMMANDS.append(Command(name, fn, help_text, example, arguments))
+        return fn
+    return wrap
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    """A plain aligned text table."""
+    if not rows:
+        return "(none)"
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(fmt.format(*map(str, r)).rstrip() for r in [header, *rows])
+
+
+def _ago(mv: modelver.ModelVersion) -> str:
+    return mv.created_at.strftime("%Y-%m-%d %H:%M")
+
+
+# -- ls / show ------------------------------------------------------------------
+
+@command("ls", "list models, or the versions of one model with their aliases",
+         "modelver ls fraud", lambda p: p.add_argument("name", nargs="?"))
+def cmd_ls(args: argparse.Namespace, store: modelver.Store) -> Output:
+    if args.name is None:
+        rows, data = [], []
+        for name in store.names():
+            vs = store.versions(name)
+            aliases = store.aliases(name)
+            rows.append([name, str(len(vs)), vs[-1].version if vs else "-",
+                         ", ".join(f"{a}={v}" for a, v in aliases.items())])
+            data.append({"name": name, "versions": len(vs), "aliases": aliases})
+        return Output(table(rows, ["NAME", "VERSIONS", "LATEST", "ALIASES"]), data)
+    versions = store.versions(args.name)
+    if not versions:
+        raise modelver.NotFound(f"no model named {args.name!r} in {store.uri!r}")
+    aliases = store.aliases(args.name)
+    by_version: dict[str, list[str]] = {}
+    for alias, version in aliases.items():
+        by_version.setdefault(version, []).append(alias)
+    rows = [[mv.version, mv.digest[:19], mv.format, str(mv.size), _ago(mv), mv.created_by,
+             ",".join(by_version.get(mv.version, [])) + (" (deleted)" if mv.deleted else "")]
+            for mv in versions]
+    data = [dict(unstructure(mv), aliases=by_version.get(mv.version, [])) for mv in versions]
+    return Output(table(rows, ["VERSION", "DIGEST", "FORMAT", "SIZE", "CREATED", "BY",
+                               "ALIASES"]), data)
+
+
+def _show_text(mv: modelver.ModelVersion, run: modelver.Run | None, aliases: list[str]) -> str:
+    lines = [f"{mv.ref}" + (f"  [{', '.join(aliases)}]" if aliases else ""),
+             f"  digest    {mv.digest}", f"  format    {mv.format} ({mv.size} bytes)",
+             f"  created   {mv.created_at.isoformat()} by {mv.created_by}"]
+    if mv.parents:
+        lines.append(f"  parents   {', '.join(mv.parents)}")
+    if mv.tags:
+        lines.append(f"  tags      {mv.tags}")
+    if mv.deleted:
+        lines.append(f"  DELETED   {mv.deleted.at.isoformat()}: {mv.deleted.reason}")
+    if run is None:
+        lines.append("  run       (registered directly, no run)")
+        return "\n".join(lines)
+    lines.append(f"  run       {run.id} {run.status}  rule: {run.bump_rule}")
+    for section in ("params", "metrics"):
+        values = getattr(run, section)
+        if values:
+            lines.append(f"  {section}")
+            lines += [f"    {k} = {v!r}" for k, v in sorted(values.items())]
+    if run.data:
+        lines.append("  data")
+        lines += [f"    {k}: {fp.kind} {fp.digest[:19]} ({fp.size} bytes, {fp.method})"
+                  for k, fp in sorted(run.data.items())]
+    if run.code:
+        c = run.code
+        lines += ["  code", f"    function  {c.module}.{c.function}",
+                  f"    hash      {c.function_hash or c.bytecode_hash}"
+                  + ("" if c.stable else " (bytecode, unstable)"),
+                  f"    git       {c.git_commit or '-'} on {c.git_branch or '-'}"
+                  + (" (dirty)" if c.git_dirty else "")]
+    lines.append(f"  seed      {run.seeds.seed} ({', '.join(run.seeds.seeded) or 'nothing'})")
+    if run.environment:
+        e = run.environment
+        lines.append(f"  python    {e.python} on {e.platform} ({len(e.packages)} packages)")
+    if run.hardware:
+        h = run.hardware
+        gpus = ", ".join(g.name for g in h.gpus) or h.gpu_status
+        lines.append(f"  hardware  {h.cpu} x{h.cores_logical}, "
+                     f"{(h.memory_total or 0) / 2**30:.1f} GiB, GPUs: {gpus}")
+    if run.resources:
+        r = run.resources
+        lines.append(f"  resources wall {r.wall_s:.3f}s, cpu {r.cpu_s:.3f}s, "
+                     f"peak RSS {(r.peak_rss or 0) / 2**20:.0f} MiB")
+    return "\n".join(lines)
+
+
+@command("show", "show one version with everything its run captured",
+         "modelver show fraud@prod --json", lambda p: p.add_argument("ref", metavar="NAME@REF"))
+def cmd_show(args: argparse.Namespace, store: modelver.Store) -> Output:
+    name, ref = split_ref(args.ref)
+    mv = store.resolve(name, ref)
+    run = store.get_run(mv.run_id) if mv.run_id else None
+    aliases = [a for a, v in store.aliases(name).items() if v == mv.version]
+    data = {"version": unstructure(mv), "run": unstructure(run) if run else None,
+            "aliases": aliases}
+    return Output(_show_text(mv, run, aliases), data)
+
+
+# -- aliases ----------------------------------------------------------------------
+
+def _event_line(e: modelver.AliasEvent) -> list[str]:
+    return [e.at.strftime("%Y-%m-%d %H:%M:%S"), e.kind, e.from_version or "-", e.to_version,
+            e.by, e.reason or ""]
+
+
+def _promote_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name")
+    p.add_argument("version", help="a version or any reference (e.g. latest)")
+    p.add_argument("alias", nargs="?", default="prod")
+    p.add_argument("--reason")
+    p.add_argument("--expect", metavar="VERSION",
+                   help="move only if the alias still points to VERSION")
+
+
+@command("promote", "point an alias at a version (recorded in the alias history)",
+         "modelver promote fraud 1.2.0 prod --reason 'AUC +2%'", _promote_args)
+def cmd_promote(args: argparse.Namespace, store: modelver.Store) -> Output:
+    e = store.promote(args.name, args.version, args.alias, reason=args.reason,
+                      expect=args.expect)
+    return Output(f"{e.name}@{e.alias}: {e.from_version or '-'} -> {e.to_version}",
+                  unstructure(e))
+
+
+def _rollback_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name")
+    p.add_argument("alias", nargs="?", default="prod")
+    p.add_argument("--to", metavar="VERSION")
+    p.add_argument("--reason")
+
+
+@command("rollback", "move an alias back to its previous version (or --to one)",
+         "modelver rollback fraud prod --reason 'latency regression'", _rollback_args)
+def cmd_rollback(args: argparse.Namespace, store: modelver.Store) -> Output:
+    e = store.rollback(args.name, args.alias, to=args.to, reason=args.reason)
+    return Output(f"{e.name}@{e.alias}: {e.from_version or '-'} -> {e.to_version} (rollback)",
+                  unstructure(e))
+
+
+def _history_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name")
+    p.add_argument("alias", nargs="?", default="prod")
+
+
+@command("history", "the append-only history of an alias, oldest first",
+         "modelver history fraud prod", _history_args)
+def cmd_history(args: argparse.Namespace, store: modelver.Store) -> Output:
+    events = store.alias_history(args.name, args.alias)
+    return Output(table([_event_line(e) for e in events],
+                        ["AT (UTC)", "KIND", "FROM", "TO", "BY", "REASON"]),
+                  [unstructure(e) for e in events])
+
+
+# -- integrity --------------------------------------------------------------------
+
+def _verify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--head", metavar="HASH", help="a trusted head from `modelver head`")
+    p.add_argument("--no-blobs", action="store_true", help="skip re-hashing blobs")
+
+
+@command("verify", "re-hash every blob and walk the hash-chained log; non-zero on problems",
+         "modelver verify --head sha256:…", _verify_args)
+def cmd_verify(args: argparse.Namespace, store: modelver.Store) -> Output:
+    report = store.verify(head=args.head, blobs=not args.no_blobs)
+    data = {"ok": report.ok, "entries": report.entries, "blobs": report.blobs,
+            "head": report.head, "problems": [unstructure(p) for p in report.problems]}
+    return Output(str(report), data, 0 if report.ok else 1)
+
+
+@command("head", "print the log's head hash, to pin in CI and pass to `verify --head`",
+         "modelver head")
+def cmd_head(args: argparse.Namespace, store: modelver.Store) -> Output:
+    head = store.head()
+    return Output(head, {"head": head})

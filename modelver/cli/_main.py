@@ -1,0 +1,79 @@
+"""Argument parsing and dispatch for the ``modelver`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import modelver
+
+from . import _commands
+
+__all__ = ["build_parser", "main"]
+
+Handler = Callable[[argparse.Namespace, "modelver.Store"], Any]
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _add(sub: Any, name: str, handler: Handler, help_text: str, example: str
+         ) -> argparse.ArgumentParser:
+    doc = f"{help_text}\n\nexample:\n  {example}"
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=doc,
+                                                formatter_class=_Formatter)
+    p.add_argument("--store", metavar="URI", help="store URI (default: MODELVER_URI or the "
+                   "nearest .modelver folder)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(handler=handler)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used to check that every command is documented)."""
+    parser = argparse.ArgumentParser(
+        prog="modelver", formatter_class=_Formatter,
+        description="Version, promote, roll back and audit machine-learning models.\n\n"
+                    "References are NAME@REF: a version (1.2.0), an alias (prod), latest, a "
+                    "specifier (>=1.2,<2) or a digest prefix (sha256:3fa9).")
+    parser.add_argument("--version", action="store_true", help="print modelver's version")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for spec in _commands.COMMANDS:
+        p = _add(sub, spec.name, spec.handler, spec.help, spec.example)
+        spec.arguments(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(f"modelver {modelver.__version__}")
+        return 0
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        store = modelver.open(args.store) if args.store else modelver.open()
+        result = args.handler(args, store)
+    except modelver.ModelverError as exc:
+        print(f"modelver: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    if isinstance(result, _commands.Output):
+        if args.json:
+            print(json.dumps(result.data, indent=2, sort_keys=True, default=str))
+        elif result.text:
+            print(result.text)
+        return result.status
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
