@@ -53,7 +53,7 @@ def move_alias(store: Store, name: str, alias: str, target: str | None, *, kind:
     expected = normalize(expect) if expect is not None else None
     events: list[AliasEvent] = []
 
-    def build(index: Index) -> list[Draft]:
+    def build(index: Index) -> Draft:
         events.clear()
         now = _current(index, name, alias)
         if expect is not None and now != expected:
@@ -69,7 +69,7 @@ def move_alias(store: Store, name: str, alias: str, target: str | None, *, kind:
                            at=utcnow(), by=current_user(), reason=reason, kind=kind,
                            run_id=_run_context())
         events.append(event)
-        return [Draft("alias", {"event": unstructure(event)})]
+        return Draft("alias", {"event": unstructure(event)})
 
     store.backend.append(name, build)
     return events[0]
@@ -132,12 +132,12 @@ def hold(store: Store, name: str, version: str, reason: str, *, release: bool = 
     record = Hold(name=mv.name, version=mv.version, reason=reason, at=utcnow(),
                   by=current_user(), released=release)
 
-    def build(index: Index) -> list[Draft]:
+    def build(index: Index) -> Draft:
         held = index.one("SELECT 1 FROM holds WHERE name = ? AND version = ?",
                          (mv.name, mv.version))
         if release and not held:
             raise NotFound(f"{mv.ref} is not held")
-        return [Draft("hold", {"hold": unstructure(record)})]
+        return Draft("hold", {"hold": unstructure(record)})
 
     store.backend.append(mv.name, build)
     return record

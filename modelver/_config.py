@@ -34,11 +34,17 @@ def discover_uri(start: str | None = None) -> str:
 
 
 def open_store(uri: str | None = None, storage_options: Mapping[str, Any] | None = None,
-               *, safe: bool = False) -> Store:
-    """Open a store; without a URI, the default store of this process."""
-    if uri is None and storage_options is None and not safe:
+               *, safe: bool = False, offline: str = "warn") -> Store:
+    """Open a store; without arguments, the default store of this process.
+
+    ``uri`` is a folder (``./.modelver``), ``sqlite:///path/registry.db``, or an fsspec
+    URL (``s3://bucket/prefix``, ``memory://name``, ``file:///path``);
+    ``storage_options`` go to fsspec; ``safe=True`` refuses pickle on load;
+    ``offline="error"`` refuses stale reads when a remote store is unreachable.
+    """
+    if uri is None and storage_options is None and not safe and offline == "warn":
         return default_store()
-    return Store.open(uri or discover_uri(), storage_options, safe=safe)
+    return Store.open(uri or discover_uri(), storage_options, safe=safe, offline=offline)
 
 
 def configure(uri: str | Store | None, storage_options: Mapping[str, Any] | None = None,

@@ -160,11 +160,13 @@ class ActiveRun:
         self.seeds = apply_seed(self._seed_arg)
         self._monitor = ResourceMonitor()
         self.guard("resource use", self._monitor.start, None)
-        if self._snapshot is not None and self._snapshot.info.source_file:
+        if self._snapshot is not None:
             from .capture.git import GitProbe
 
-            src = os.path.dirname(self._snapshot.info.source_file)
-            self._git = self.guard("git state", lambda: GitProbe(src), None)
+            source = self._snapshot.info.source_file
+            # Notebook cells have no file: the working directory's repository is theirs.
+            where = os.path.dirname(source) if source else os.getcwd()
+            self._git = self.guard("git state", lambda: GitProbe(where), None)
 
     def _code(self) -> CodeInfo | None:
         if self._snapshot is None:

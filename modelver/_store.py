@@ -11,13 +11,21 @@ import hashlib
 import json
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import _formats
-from ._errors import IntegrityError, InvalidName, NotFound, UnsafeFormat, VersionExists
+from ._errors import (
+    IntegrityError,
+    InvalidName,
+    NotFound,
+    StoreError,
+    UnsafeFormat,
+    VersionExists,
+)
 from ._index import Index
 from ._log import Draft
 from ._names import check_name
@@ -43,18 +51,25 @@ class Store:
     :func:`modelver.configure`, ``MODELVER_URI``, or the nearest ``.modelver/`` folder.
     """
 
-    def __init__(self, backend: Backend, *, safe: bool = False) -> None:
+    def __init__(self, backend: Backend, *, safe: bool = False, offline: str = "warn") -> None:
+        if offline not in ("warn", "error"):
+            raise InvalidName(f"offline must be 'warn' or 'error', not {offline!r}")
         self.backend = backend
         self.uri = backend.uri
         self.safe = safe
+        self.offline = offline
         self._loaded: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
 
     @classmethod
     def open(cls, uri: str, storage_options: Mapping[str, Any] | None = None, *,
-             safe: bool = False) -> Store:
-        """Open the store at ``uri`` (a folder, ``sqlite:///…`` or an fsspec URL)."""
-        return cls(open_backend(uri, storage_options), safe=safe)
+             safe: bool = False, offline: str = "warn") -> Store:
+        """Open the store at ``uri`` (a folder, ``sqlite:///…`` or an fsspec URL).
+
+        ``safe=True`` refuses pickle-family formats on load; ``offline="error"`` makes an
+        unreachable remote store an error instead of a warning and a stale read.
+        """
+        return cls(open_backend(uri, storage_options), safe=safe, offline=offline)
 
     def __repr__(self) -> str:
         return f"<modelver.Store {self.uri!r}>"
@@ -68,9 +83,21 @@ class Store:
         return self.backend.index
 
     def _readable(self, name: str | None = None) -> bool:
+        """Bring the index up to date for a read; False when the store does not exist.
+
+        When a remote store cannot be reached, reads go on from the local index with a
+        :class:`StaleWarning` (or raise ``StoreError`` if the store was opened with
+        ``offline="error"``).
+        """
         if not self.backend.exists():
             return False
-        self.backend.sync(name)
+        try:
+            self.backend.sync(name)
+        except (OSError, TimeoutError) as exc:
+            if isinstance(exc, StoreError) or self.offline == "error":
+                raise StoreError(f"cannot reach {self.uri!r}: {exc}") from exc
+            warnings.warn(f"cannot reach {self.uri!r} ({type(exc).__name__}); using what this "
+                          "machine last saw of it", StaleWarning, stacklevel=3)
         return True
 
     # -- registering ---------------------------------------------------------
@@ -115,7 +142,7 @@ class Store:
         tag_map = {str(k): str(v) for k, v in (tags or {}).items()}
         result: list[ModelVersion] = []
 
-        def build(index: Index) -> list[Draft]:
+        def build(index: Index) -> Draft:
             result.clear()
             prev = index.one("SELECT version, record FROM versions WHERE name = ? ORDER BY "
                              "major DESC, minor DESC, patch DESC, pre ASC LIMIT 1", (name,))
@@ -145,7 +172,7 @@ class Store:
                 final = attrs.evolve(run, version=mv.ref if mv else None,
                                      bump_rule=rule if mv else None, parents=parent_refs)
                 body["run"] = unstructure(final)
-            return [Draft("run" if run is not None else "version", body)]
+            return Draft("run" if run is not None else "version", body)
 
         self.backend.append(name, build)
         if digest is None:
@@ -189,6 +216,13 @@ class Store:
         alias pointed at that time.
         """
         name = check_name(name)
+        if self.backend.exists() and _is_exact(ref) and at is None:
+            # An exact version or full digest never changes: no network if already known.
+            try:
+                _, record = resolve_row(self._index, name, ref)
+                return to_version(self._index, name, record)
+            except NotFound:
+                pass
         if not self._readable(name):
             raise NotFound(f"no model named {name!r}: the store at {self.uri!r} is empty")
         _, record = resolve_row(self._index, name, ref, at=at, prereleases=prereleases)
@@ -366,6 +400,19 @@ class Store:
         if not self._readable():
             return combined_head({})
         return combined_head(self._index.heads())
+
+
+def _is_exact(ref: str) -> bool:
+    """Whether a reference can never point elsewhere: a full version or full digest."""
+    if not isinstance(ref, str):
+        return False
+    if ref.startswith("sha256:"):
+        return len(ref) == 71
+    return bool(ref) and ref[0].isdigit()
+
+
+class StaleWarning(UserWarning):
+    """A remote store could not be reached; the answer comes from the local index."""
 
 
 def _next_free(index: Index, name: str, prev: str | None, part: str) -> str:

@@ -13,7 +13,7 @@ and read-only to everyone else.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, BinaryIO, Protocol
 
@@ -23,7 +23,7 @@ from .._log import Draft, Entry
 
 __all__ = ["Backend", "available", "open_backend", "register_backend"]
 
-Build = Callable[[Index], Sequence[Draft]]
+Build = Callable[[Index], Draft]
 
 
 class Backend(Protocol):
@@ -42,8 +42,8 @@ class Backend(Protocol):
     def sync(self, name: str | None = None) -> None:
         """Bring the index up to date with the log (a no-op where the index is the log)."""
 
-    def append(self, name: str, build: Build) -> list[Entry]:
-        """Atomically append the drafts ``build(index)`` returns to the chain of ``name``.
+    def append(self, name: str, build: Build) -> Entry:
+        """Atomically append the draft ``build(index)`` returns to the chain of ``name``.
 
         ``build`` runs with the index current and may be called again if another
         writer won a race; it raises to abort without writing anything.

@@ -60,18 +60,16 @@ class LocalBackend:
     def sync(self, name: str | None = None) -> None:
         """Nothing to do: the index is the log."""
 
-    def append(self, name: str, build: Build) -> list[Entry]:
+    def append(self, name: str, build: Build) -> Entry:
         """Append under ``BEGIN IMMEDIATE``: the read in ``build`` and the write are one."""
         index = self.index
         by = current_user()
         with index.write():
-            out: list[Entry] = []
-            for draft in build(index):
-                seq, prev = index.head(name)
-                entry = seal(name, seq + 1, prev, draft, by)
-                index.add(entry)
-                out.append(entry)
-            return out
+            draft = build(index)
+            seq, prev = index.head(name)
+            entry = seal(name, seq + 1, prev, draft, by)
+            index.add(entry)
+            return entry
 
     def log(self, name: str) -> Iterator[Entry]:
         """The stored chain of ``name``."""

@@ -2,24 +2,29 @@
 
 :func:`snapshot_function` is called once, when a training function is decorated:
 
-* ``function_hash`` is the sha256 of the function's source text (``inspect.getsource``
-  of the function under its decorators, ``inspect.unwrap`` first). It is portable across
-  Python versions and processes, and works for IPython cells (their source is in
+* ``function_hash`` is the sha256 of the function's source text, decorator lines
+  included, as ``inspect.getsource`` gives it (after ``inspect.unwrap``). It is portable
+  across Python versions and processes, and works for IPython cells (their source is in
   ``linecache``).
 * ``bytecode_hash`` is always recorded too, with ``python`` (major.minor) since bytecode
   changes between versions. When there is no source (``exec`` of a string) it is the
   only identity and ``stable`` is False.
 * ``closure_hash`` covers the values a closure captured, so ``make_step(0.1)`` and
-  ``make_step(0.01)`` differ although their source and bytecode are the same.
+  ``make_step(0.01)`` differ although their source and bytecode are the same. Plain data
+  is hashed by value, functions by their code (recursively), numpy arrays (only when
+  numpy is already imported) by dtype, shape and bytes; any other object by type and
+  repr with memory addresses removed, which also makes ``stable`` False.
 * ``module_hash`` is the sha256 of the module file's bytes (``None`` without a file,
   e.g. in a notebook). It is recorded but is not part of :func:`code_identity`, because
   it changes whenever unrelated code in the module does.
 
 Source is read at decoration time and cached per code object: ``inspect.getsource``
 re-reads the file, so reading it later would describe the file as edited since, not the
-code that runs. The cache is keyed by the code object's ``id`` (holding the object so
-the id cannot be reused): code objects compare equal across files, so a dict keyed by
-the code object itself would mix up two identical functions from two modules.
+code that runs (and a block whose ``def`` is not the function's name is not trusted:
+the file was edited before the snapshot; the bytecode stands in). The cache is keyed
+by the code object's ``id`` (holding the object so the id cannot be reused): code objects
+compare equal across files, so a dict keyed by the code object itself would mix up two
+identical functions from two modules.
 
 No digest here uses ``hash()`` (salted per process) or pickles.
 """
@@ -30,6 +35,7 @@ import enum
 import functools
 import hashlib
 import inspect
+import linecache
 import os
 import re
 import sys
@@ -43,7 +49,7 @@ from .._records import CodeInfo
 from .._serde import canonical, json_digest
 from .git import GitState, sanitize_url
 
-__all__ = ["CodeSnapshot", "code_identity", "snapshot_function", "with_git"]
+__all__ = ["CodeSnapshot", "code_identity", "snapshot_caller", "snapshot_function", "with_git"]
 
 _PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 _ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]+")  # the default repr's memory address
@@ -92,7 +98,7 @@ def snapshot_function(func: Callable[..., Any]) -> CodeSnapshot:
                         module=getattr(target, "__module__", None), python=_PYTHON,
                         stable=False)
         return CodeSnapshot(info=info, blobs={})
-    static = _static(target.__code__)
+    static = _static(target.__code__, target.__globals__)
     closure_hash, closure_stable = _closure_hash(target)
     info = CodeInfo(
         function=target.__qualname__,
@@ -107,12 +113,40 @@ def snapshot_function(func: Callable[..., Any]) -> CodeSnapshot:
         source_digest=static.function_hash,
         module_digest=static.module_hash,
     )
-    blobs: dict[str, bytes] = {}
-    if static.function_hash is not None and static.source is not None:
-        blobs[static.function_hash] = static.source
-    if static.module_hash is not None and static.module_source is not None:
-        blobs[static.module_hash] = static.module_source
-    return CodeSnapshot(info=info, blobs=blobs)
+    return CodeSnapshot(info=info, blobs=_blobs(static))
+
+
+def snapshot_caller(frame: types.FrameType) -> CodeSnapshot:
+    """Hash the code running in ``frame``: the code around a ``with training(...)`` block.
+
+    Inside a function this is that function's source, and the values of its free
+    variables (read from the frame) as its closure; at module level, or in a notebook
+    cell, it is the whole module or cell text. Never raises.
+    """
+    code = frame.f_code
+    static = _static(code, frame.f_globals)
+    walk = _Walk()
+    closure_hash: str | None = None
+    if code.co_freevars:
+        f_locals = frame.f_locals
+        cells = [[name, _value_token(f_locals[name], walk, 0) if name in f_locals
+                  else ["empty"]] for name in code.co_freevars]
+        closure_hash = json_digest(cells)
+    module = frame.f_globals.get("__name__")
+    info = CodeInfo(
+        function=getattr(code, "co_qualname", code.co_name),  # co_qualname is 3.11+
+        module=module if isinstance(module, str) else None,
+        function_hash=static.function_hash,
+        bytecode_hash=static.bytecode_hash,
+        closure_hash=closure_hash,
+        module_hash=static.module_hash,
+        python=_PYTHON,
+        stable=static.function_hash is not None and walk.stable,
+        source_file=static.source_file,
+        source_digest=static.function_hash,
+        module_digest=static.module_hash,
+    )
+    return CodeSnapshot(info=info, blobs=_blobs(static))
 
 
 def with_git(info: CodeInfo, git: GitState | None, diff_digest: str | None) -> CodeInfo:
@@ -165,19 +199,29 @@ def _target(func: Callable[..., Any]) -> Any:
             obj = obj.func
         elif isinstance(obj, types.MethodType):
             obj = obj.__func__
-        elif (not isinstance(obj, (types.FunctionType, type, types.BuiltinFunctionType))
-              and isinstance(getattr(type(obj), "__call__", None), types.FunctionType)):
+        elif (callable(obj)
+              and not isinstance(obj, (types.FunctionType, type, types.BuiltinFunctionType))
+              and isinstance(type(obj).__call__, types.FunctionType)):
             obj = type(obj).__call__  # a callable instance
         else:
             return obj
     return obj
 
 
-def _static(code: types.CodeType) -> _Static:
+def _blobs(static: _Static) -> dict[str, bytes]:
+    blobs: dict[str, bytes] = {}
+    if static.function_hash is not None and static.source is not None:
+        blobs[static.function_hash] = static.source
+    if static.module_hash is not None and static.module_source is not None:
+        blobs[static.module_hash] = static.module_source
+    return blobs
+
+
+def _static(code: types.CodeType, module_globals: dict[str, Any] | None = None) -> _Static:
     entry = _STATIC.get(id(code))
     if entry is not None and entry[0] is code:
         return entry[1]
-    source = _read_source(code)
+    source = _read_source(code, module_globals)
     module_file, module_source = _read_module(code.co_filename)
     static = _Static(
         function_hash=None if source is None else _digest(source),
@@ -191,11 +235,25 @@ def _static(code: types.CodeType) -> _Static:
     return static
 
 
-def _read_source(code: types.CodeType) -> bytes | None:
-    """The source text of ``code`` as UTF-8, or ``None`` when it cannot be trusted."""
+def _read_source(code: types.CodeType, module_globals: dict[str, Any] | None) -> bytes | None:
+    """The source text of ``code`` as UTF-8, or ``None`` when it cannot be trusted.
+
+    This is ``inspect.getsource`` without its ``inspect.getmodule`` call, which scans every
+    module in ``sys.modules`` on first use (milliseconds, more with large frameworks).
+    ``linecache`` reads the file fresh, asks the module's loader (zip imports), or returns
+    the text IPython registered for a cell.
+    """
+    filename = code.co_filename
     try:
-        text = inspect.getsource(code)
-    except Exception:  # OSError, TypeError, tokenize and syntax errors on odd files
+        linecache.checkcache(filename)
+        lines = linecache.getlines(filename, module_globals)
+        if code.co_name == "<module>":  # a script, module or notebook cell: all its text
+            return "".join(lines).encode("utf-8", "surrogatepass") if lines else None
+        start = code.co_firstlineno - 1  # the first decorator's line since Python 3.8
+        if not 0 <= start < len(lines):
+            return None
+        text = "".join(inspect.getblock(lines[start:]))
+    except Exception:  # tokenize and syntax errors on odd files, a loader that fails
         return None
     # getsource cuts the block at co_firstlineno of the file as it is now: if lines were
     # inserted above the function since import, the block is some other code.
@@ -274,7 +332,7 @@ def _closure_hash(func: types.FunctionType) -> tuple[str | None, bool]:
 
 def _cells(func: types.FunctionType, walk: _Walk) -> list[Any]:
     out: list[Any] = []
-    for name, cell in zip(func.__code__.co_freevars, func.__closure__ or ()):
+    for name, cell in zip(func.__code__.co_freevars, func.__closure__ or (), strict=False):
         try:
             value = cell.cell_contents
         except ValueError:  # an empty cell: the variable is not assigned yet
@@ -328,7 +386,7 @@ def _token(value: Any, walk: _Walk, depth: int) -> Any:
 
 def _nested_token(value: Any, walk: _Walk, depth: int) -> Any:
     if isinstance(value, types.FunctionType):
-        static = _static(value.__code__)
+        static = _static(value.__code__, value.__globals__)
         code = static.function_hash or ["bytecode", _PYTHON, static.bytecode_hash]
         if static.function_hash is None:
             walk.stable = False

@@ -1,0 +1,348 @@
+"""The remote backend: an append-only log and blobs on any fsspec filesystem.
+
+Layout under the store's prefix::
+
+    log/<name>/000000000001.json       one immutable entry per file, put-if-absent
+    checkpoints/<name>/000000000256.jsonl   entries 1..256 bundled, for new readers
+    blobs/sha256/ab/cdef…               content-addressed artifacts and code blobs
+
+Writers sync their local index, build the next entry, and create it with an
+exclusive put; a writer that loses the race re-reads and rebuilds (re-allocating
+its version). Each entry's unique id lets a retry after a lost response recognize
+its own entry. Readers keep a local SQLite index that replays only entries it has
+not seen, fetching ahead in parallel and starting from checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import posixpath
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO
+
+from .._blobs import check_digest, hash_stream
+from .._errors import IntegrityError, StoreError
+from .._index import Index
+from .._log import Entry, parse, seal
+from .._names import check_name
+from .._user import current_user
+from . import Build, default_cache_dir, missing_backend_hint
+from ._cache import BlobCache
+from ._exclusive import create_exclusive, supports_exclusive
+
+__all__ = ["RemoteBackend"]
+
+CHECKPOINT_EVERY = 256
+FETCH_AHEAD = 32
+MAX_RETRIES = 1000
+
+
+def _seq_name(seq: int) -> str:
+    return f"{seq:012d}"
+
+
+class RemoteBackend:
+    """A store whose log and blobs live on an fsspec filesystem."""
+
+    def __init__(self, fs: Any, root: str, uri: str, cache_dir: str) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.uri = uri
+        key = hashlib.sha256(uri.encode()).hexdigest()[:24]
+        self._index_path = os.path.join(cache_dir, "index", f"{key}.db")
+        self.cache = BlobCache(os.path.join(cache_dir, "blobs"))
+        self._index: Index | None = None
+        self._writable: bool | None = None
+
+    @classmethod
+    def from_uri(cls, uri: str, options: Mapping[str, Any]) -> RemoteBackend:
+        """Open an fsspec URL such as ``s3://bucket/prefix`` or ``memory://team``."""
+        import fsspec
+
+        try:
+            fs, root = fsspec.core.url_to_fs(uri, **dict(options))
+        except ImportError as exc:
+            scheme = uri.split("://", 1)[0]
+            raise StoreError(f"cannot open {uri!r}: {exc}{missing_backend_hint(scheme)}"
+                             ) from None
+        except ValueError as exc:
+            raise StoreError(f"cannot open {uri!r}: {exc}") from None
+        return cls(fs, root, uri, default_cache_dir())
+
+    # -- paths ---------------------------------------------------------------------
+
+    def _p(self, *parts: str) -> str:
+        return posixpath.join(self.root, *parts)
+
+    def _entry_path(self, name: str, seq: int) -> str:
+        return self._p("log", check_name(name), _seq_name(seq) + ".json")
+
+    def _blob_key(self, digest: str) -> str:
+        hexd = check_digest(digest)[7:]
+        return self._p("blobs", "sha256", hexd[:2], hexd[2:])
+
+    # -- the index -------------------------------------------------------------------
+
+    @property
+    def index(self) -> Index:
+        """The machine-local index replaying this store's log."""
+        if self._index is None:
+            self._index = Index(self._index_path)
+        return self._index
+
+    def exists(self) -> bool:
+        """Remote stores are always considered present; an empty log reads as empty."""
+        return True
+
+    def sync(self, name: str | None = None) -> None:
+        """Replay entries the index has not seen (of one model, or of all)."""
+        names = [name] if name is not None else self.log_names()
+        for n in names:
+            self._sync_name(n)
+
+    def _sync_name(self, name: str) -> None:
+        """Probe the next entry (one small read when up to date), then fetch ahead."""
+        index = self.index
+        seq, _ = index.head(name)
+        if seq == 0:
+            self._load_checkpoints(name, 0)
+            seq, _ = index.head(name)
+        ahead = 1
+        while True:
+            paths = [self._entry_path(name, s) for s in range(seq + 1, seq + 1 + ahead)]
+            found = self._fetch(paths)
+            batch: list[str] = []
+            for p in paths:  # stop at the first gap: a later file is a writer mid-race
+                if p not in found:
+                    break
+                batch.append(found[p].decode())
+            self._apply(name, batch)
+            if len(batch) < len(paths):
+                return
+            seq, _ = index.head(name)
+            ahead = FETCH_AHEAD
+
+    def _fetch(self, paths: list[str]) -> dict[str, bytes]:
+        if len(paths) == 1:
+            try:
+                return {paths[0]: self.fs.cat_file(paths[0])}
+            except FileNotFoundError:
+                return {}
+        found: dict[str, bytes] = self.fs.cat(paths, on_error="omit")
+        return found
+
+    def _apply(self, name: str, texts: list[str]) -> None:
+        if not texts:
+            return
+        index = self.index
+        with index.write():
+            seq, prev = index.head(name)
+            for text in texts:
+                entry = parse(text)
+                if entry.seq <= seq:
+                    continue  # another process on this machine replayed it first
+                if entry.name != name or entry.seq != seq + 1 or entry.prev != prev:
+                    raise IntegrityError(
+                        f"the remote log of {name!r} is broken at entry {entry.seq}: it does "
+                        f"not follow entry {seq}; run `modelver verify --store {self.uri}`")
+                index.add(entry)
+                seq, prev = entry.seq, entry.hash
+
+    def _checkpoint_dir(self, name: str) -> str:
+        return self._p("checkpoints", check_name(name))
+
+    def _checkpoints(self, name: str) -> list[tuple[int, str]]:
+        try:
+            files = self.fs.ls(self._checkpoint_dir(name), detail=False)
+        except FileNotFoundError:
+            return []
+        out = []
+        for f in files:
+            base = posixpath.basename(f)
+            if base.endswith(".jsonl") and base[:-6].isdigit():
+                out.append((int(base[:-6]), f))
+        return sorted(out)
+
+    def _load_checkpoints(self, name: str, seq: int) -> None:
+        wanted = [(last, f) for last, f in self._checkpoints(name) if last > seq]
+        if not wanted:
+            return
+        blobs = self.fs.cat([f for _, f in wanted], on_error="omit")
+        for _, f in wanted:
+            if f not in blobs:
+                return
+            self._apply(name, [line for line in blobs[f].decode().splitlines() if line])
+
+    def _write_checkpoint(self, name: str, last: int) -> None:
+        first = last - CHECKPOINT_EVERY + 1
+        rows = self.index.query("SELECT text FROM entries WHERE name = ? AND seq BETWEEN ? "
+                                "AND ? ORDER BY seq", (name, first, last))
+        if len(rows) != CHECKPOINT_EVERY:
+            return
+        data = "".join(r[0] + "\n" for r in rows).encode()
+        with contextlib.suppress(OSError):
+            create_exclusive(self.fs, posixpath.join(self._checkpoint_dir(name),
+                                                     _seq_name(last) + ".jsonl"), data)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        """Refuse filesystems without exclusive create; probe once that it really is."""
+        if self._writable is None:
+            if not supports_exclusive(self.fs):
+                self._writable = False
+            else:
+                probe = self._p("probe", uuid.uuid4().hex)
+                first = create_exclusive(self.fs, probe, b"1")
+                second = create_exclusive(self.fs, probe, b"2")
+                with contextlib.suppress(OSError):
+                    self.fs.rm_file(probe)
+                self._writable = first and not second
+        if not self._writable:
+            raise StoreError(f"{self.uri!r} cannot be written safely: its filesystem offers no "
+                             "atomic exclusive create, so concurrent writers could overwrite "
+                             "each other (reading works)")
+
+    def append(self, name: str, build: Build) -> Entry:
+        """Build, then create the next entry exclusively; rebuild after losing a race."""
+        self._check_writable()
+        by = current_user()
+        index = self.index
+        for _ in range(MAX_RETRIES):
+            self._sync_name(name)
+            draft = build(index)
+            seq, prev = index.head(name)
+            entry = seal(name, seq + 1, prev, draft, by)
+            path = self._entry_path(name, entry.seq)
+            try:
+                created = create_exclusive(self.fs, path, entry.text.encode())
+            except (OSError, StoreError) as exc:
+                created = self._was_ours(path, entry, exc)
+            if created:
+                self._apply(name, [entry.text])
+                if entry.seq % CHECKPOINT_EVERY == 0:
+                    self._write_checkpoint(name, entry.seq)
+                return entry
+        raise StoreError(f"gave up appending to {name!r} after {MAX_RETRIES} lost races")
+
+    def _was_ours(self, path: str, entry: Entry, exc: BaseException) -> bool:
+        """After an error, whether our entry landed anyway (a lost response)."""
+        try:
+            text = self.fs.cat_file(path).decode()
+        except FileNotFoundError:
+            raise StoreError(f"could not write {path}: {exc}") from exc
+        except OSError:
+            raise StoreError(f"could not write {path}: {exc}") from exc
+        return parse(text).id == entry.id
+
+    def log(self, name: str) -> Iterator[Entry]:
+        """The remote chain of ``name``, read from the filesystem itself."""
+        try:
+            files = sorted(self.fs.ls(self._p("log", check_name(name)), detail=False))
+        except FileNotFoundError:
+            return
+        texts = self.fs.cat(files, on_error="omit")
+        for f in files:
+            if f in texts:
+                yield parse(texts[f].decode())
+
+    def log_names(self) -> list[str]:
+        """Every model with a remote log."""
+        try:
+            return sorted(posixpath.basename(p.rstrip("/"))
+                          for p in self.fs.ls(self._p("log"), detail=False))
+        except FileNotFoundError:
+            return []
+
+    # -- blobs -------------------------------------------------------------------------
+
+    def put_file(self, path: str) -> tuple[str, int]:
+        """Hash a local file, then upload it (streamed) unless the store has it already."""
+        with open(path, "rb") as f:
+            digest, size = hash_stream(f)
+        if not self.has_blob(digest):
+            key = self._blob_key(digest)
+            if {"file", "local"} & _protocols(self.fs):
+                tmp = self._p("tmp", uuid.uuid4().hex)
+                self.fs.makedirs(posixpath.dirname(tmp), exist_ok=True)
+                self.fs.put_file(path, tmp)
+                self.fs.makedirs(posixpath.dirname(key), exist_ok=True)
+                self.fs.mv(tmp, key)
+            else:
+                self.fs.put_file(path, key)
+        return digest, size
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        """Upload bytes unless the store has them already."""
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if not self.has_blob(digest):
+            key = self._blob_key(digest)
+            if {"file", "local"} & _protocols(self.fs):
+                create_exclusive(self.fs, key, data)
+            else:
+                self.fs.pipe_file(key, data)
+        return digest, len(data)
+
+    def has_blob(self, digest: str) -> bool:
+        """Whether the store holds the blob."""
+        return bool(self.fs.exists(self._blob_key(digest)))
+
+    def blob_path(self, digest: str) -> str:
+        """The cached copy of a blob, downloaded (and verified) on first use."""
+        cached = self.cache.get(digest)
+        if cached is not None:
+            return cached
+        try:
+            with self.fs.open(self._blob_key(digest), "rb") as f:
+                return self.cache.add(digest, f)
+        except FileNotFoundError:
+            from .._errors import NotFound
+
+            raise NotFound(f"artifact {digest} is missing from {self.uri!r}; run "
+                           "`modelver verify`") from None
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        """Open the cached copy of a blob."""
+        return open(self.blob_path(digest), "rb")
+
+    def delete_blob(self, digest: str) -> int:
+        """Delete a blob from the store (and this machine's cache)."""
+        key = self._blob_key(digest)
+        try:
+            size = int(self.fs.info(key).get("size") or 0)
+            self.fs.rm_file(key)
+        except FileNotFoundError:
+            size = 0
+        self.cache.blobs.delete(digest)
+        return size
+
+    def blob_digests(self) -> Iterator[str]:
+        """Every blob in the store."""
+        try:
+            files = self.fs.find(self._p("blobs", "sha256"))
+        except FileNotFoundError:
+            return
+        for f in sorted(files):
+            parts = f.rstrip("/").split("/")
+            digest = f"sha256:{parts[-2]}{parts[-1]}"
+            if len(parts[-2]) == 2 and len(digest) == 71:
+                yield digest
+
+    def rehash_blob(self, digest: str) -> str:
+        """Hash a blob's bytes as the store holds them."""
+        with self.fs.open(self._blob_key(digest), "rb") as f:
+            return hash_stream(f)[0]
+
+    def close(self) -> None:
+        """Close the local index."""
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+
+def _protocols(fs: Any) -> set[str]:
+    proto = fs.protocol
+    return set(proto if isinstance(proto, (tuple, list)) else (proto,))
