@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._config import default_store
 from ._errors import CaptureError
-from ._records import AliasEvent, DataFingerprint, ModelVersion, Run
+from ._records import AliasEvent, DataFingerprint, Hold, ModelVersion, Run
 from ._run import current_run
 
+if TYPE_CHECKING:
+    from ._diff import Diff
+    from ._lineage import Lineage
+
 __all__ = [
-    "alias_history", "fingerprint", "get_run", "load", "log_data", "log_metrics", "log_params",
-    "promote", "register", "resolve", "rollback", "runs", "versions",
+    "alias_history", "diff", "fingerprint", "get_run", "hold", "lineage", "load", "log_data",
+    "log_metrics", "log_params", "promote", "register", "release", "resolve", "rollback",
+    "runs", "used_by", "versions",
 ]
 
 
@@ -72,6 +77,31 @@ def fingerprint(obj: Any) -> DataFingerprint:
     from ._fingerprint import fingerprint as _fingerprint
 
     return _fingerprint(obj)
+
+
+def lineage(name: str, ref: str = "latest") -> Lineage:
+    """The lineage graph of a version in the default store."""
+    return default_store().lineage(name, ref)
+
+
+def used_by(data: Any) -> list[ModelVersion]:
+    """Every version in the default store trained on ``data``, directly or via parents."""
+    return default_store().used_by(data)
+
+
+def diff(a: str, b: str) -> Diff:
+    """Compare two versions of the default store, e.g. ``diff("fraud@1.2.0", "fraud@prod")``."""
+    return default_store().diff(a, b)
+
+
+def hold(name: str, version: str, reason: str) -> Hold:
+    """Protect a version from retention."""
+    return default_store().hold(name, version, reason)
+
+
+def release(name: str, version: str, reason: str = "released") -> Hold:
+    """Release a hold."""
+    return default_store().release(name, version, reason)
 
 
 def _active(what: str) -> Any:

@@ -30,9 +30,8 @@ from typing import Any
 
 from ._errors import IntegrityError, ModelverError
 
-__all__ = ["UNSAFE_FORMATS", "check_magic", "deserialize", "serialize"]
+__all__ = ["check_magic", "deserialize", "serialize"]
 
-UNSAFE_FORMATS = frozenset({"pickle"})
 _MAGIC = {
     "npy": (0, b"\x93NUMPY"),
     "pickle": (0, b"\x80\x05"),
@@ -133,7 +132,13 @@ def _extract(data: bytes, target: str) -> Path:
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=".extract-")
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(tmp, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(tmp, filter="data")
+        else:  # pragma: no cover - Python < 3.10.12 has no extraction filters
+            for member in tar.getmembers():
+                if member.name.startswith(("/", "..")) or ".." in member.name.split("/"):
+                    raise IntegrityError(f"folder artifact has an unsafe path {member.name!r}")
+            tar.extractall(tmp)  # noqa: S202 - members checked above
     try:
         os.rename(tmp, target)
     except OSError:  # another process extracted it first

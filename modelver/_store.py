@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import _formats
 from ._errors import (
     IntegrityError,
     InvalidName,
@@ -37,11 +36,15 @@ from ._versions import Bump, bump, normalize
 from .backends import Backend, open_backend
 
 if TYPE_CHECKING:
+    from ._diff import Diff
+    from ._lineage import Lineage
+    from ._retention import GcReport, RetentionPlan, RetentionPolicy
     from ._verify import VerifyReport
 
 __all__ = ["Store"]
 
 _LOAD_CACHE_SIZE = 8
+UNSAFE_FORMATS = frozenset({"pickle"})  # formats that run code when deserialized
 
 
 class Store:
@@ -117,7 +120,9 @@ class Store:
 
     def put_model(self, obj: Any) -> tuple[str, int, str]:
         """Serialize a model and store it as a blob: (digest, size, format)."""
-        fmt, payload = _formats.serialize(obj)
+        from ._formats import serialize
+
+        fmt, payload = serialize(obj)
         if isinstance(payload, bytes):
             digest, size = self.backend.put_bytes(payload)
         else:
@@ -248,7 +253,7 @@ class Store:
         if mv.deleted is not None:
             raise NotFound(f"{mv.ref} was deleted by retention at {mv.deleted.at.isoformat()} "
                            f"({mv.deleted.reason}); load another version")
-        if (self.safe if safe is None else safe) and mv.format in _formats.UNSAFE_FORMATS:
+        if (self.safe if safe is None else safe) and mv.format in UNSAFE_FORMATS:
             raise UnsafeFormat(f"{mv.ref} is stored as {mv.format!r}, which runs code when "
                                "loaded; pass safe=False if you trust this store")
         run = current_run()
@@ -267,7 +272,9 @@ class Store:
                                  f"the record says {mv.digest}. Run `modelver verify`")
         extract = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(path))),
                                "extracted", mv.digest[7:])
-        obj = _formats.deserialize(mv.format, data, path, extract)
+        from ._formats import deserialize
+
+        obj = deserialize(mv.format, data, path, extract)
         with self._lock:
             self._loaded[mv.digest] = obj
             while len(self._loaded) > _LOAD_CACHE_SIZE:
@@ -384,6 +391,43 @@ class Store:
         from ._aliases import holds
 
         return holds(self, name)
+
+    # -- lineage, diff, retention -------------------------------------------------
+
+    def lineage(self, name: str, ref: str = "latest") -> Lineage:
+        """The lineage graph around one version: datasets, runs, parents and children."""
+        from ._lineage import lineage
+
+        return lineage(self, name, ref)
+
+    def used_by(self, data: Any) -> list[ModelVersion]:
+        """Every version trained on ``data`` (a path, array, frame or fingerprint),
+        directly or through a parent version."""
+        from ._lineage import used_by
+
+        return used_by(self, data)
+
+    def diff(self, a: str, b: str) -> Diff:
+        """Compare two versions (``"fraud@1.2.0"``, ``"fraud@prod"``) section by section."""
+        from ._diff import diff
+
+        return diff(self, a, b)
+
+    def plan_retention(self, policy: RetentionPolicy, name: str | None = None
+                       ) -> RetentionPlan:
+        """Which versions' artifacts a policy would delete, and why (pure: deletes nothing).
+
+        ``plan.apply()`` then deletes them, writing a tombstone for each into the log.
+        """
+        from ._retention import plan_retention
+
+        return plan_retention(self, policy, name)
+
+    def gc(self, *, dry_run: bool = False) -> GcReport:
+        """Delete blobs no record references (left by interrupted uploads or retention)."""
+        from ._retention import gc
+
+        return gc(self, dry_run=dry_run)
 
     # -- integrity -----------------------------------------------------------
 
