@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import modelver._fingerprint as fpmod
 from modelver._errors import NotFound
-from modelver._fingerprint import MemoryStatCache, fingerprint, hash_file, is_data
+from modelver._fingerprint import MemoryStatCache, _files, _remote, fingerprint, hash_file, is_data
 from modelver._records import DataFingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +52,7 @@ def write(path: Path, data: bytes, *, old: bool = True) -> Path:
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every path the fingerprinter reads, in order."""
     seen: list[str] = []
-    real = fpmod._hash_file
+    real = _files._hash_file
     lock = threading.Lock()
 
     def counting(path: str, *, pipelined: bool) -> tuple[str, int]:
@@ -59,7 +60,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             seen.append(path)
         return real(path, pipelined=pipelined)
 
-    monkeypatch.setattr(fpmod, "_hash_file", counting)
+    monkeypatch.setattr(_files, "_hash_file", counting)
     return seen
 
 
@@ -94,7 +95,7 @@ def test_file_source_is_its_absolute_path(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_hash_file_reads_ahead_on_large_files_and_matches_hashlib(tmp_path: Path) -> None:
-    data = os.urandom(fpmod._PIPELINE_MIN + fpmod._PIPE_CHUNK // 2 + 3)
+    data = os.urandom(_files._PIPELINE_MIN + _files._PIPE_CHUNK // 2 + 3)
     path = write(tmp_path / "big.bin", data)
     assert hash_file(str(path)) == (sha(data), len(data))
 
@@ -255,10 +256,6 @@ def test_an_empty_folder_has_the_digest_of_no_lines(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ arrays and frames
 
-np = pytest.importorskip("numpy")
-pd = pytest.importorskip("pandas")
-
-
 def test_array_schema_has_dtype_and_trailing_shape() -> None:
     fp = fingerprint(np.zeros((5, 3, 2), dtype="float32"))
     assert (fp.kind, fp.method, fp.size, fp.schema) == (
@@ -380,6 +377,10 @@ def test_a_plain_string_is_a_value() -> None:
     assert (fp.kind, fp.method, fp.digest) == ("value", "sha256-json", sha(b'"relu"'))
 
 
+def test_a_url_fsspec_cannot_open_is_a_value() -> None:
+    assert fingerprint("postgresql://db.internal/features").kind == "value"
+
+
 def test_json_values_are_hashed_as_canonical_json() -> None:
     assert fingerprint({"b": 1, "a": [1.5, None]}).digest == sha(b'{"a":[1.5,null],"b":1}')
 
@@ -473,7 +474,7 @@ def test_missing_remote_file_raises_not_found(memfs: Any) -> None:
 
 
 def test_credentials_are_not_kept_in_the_source() -> None:
-    assert fpmod._redact("s3://key:secret@bucket/x.csv?X-Amz-Signature=s") == "s3://bucket/x.csv"
+    assert _remote._redact("s3://key:secret@bucket/x.csv?X-Amz-Signature=s") == "s3://bucket/x.csv"
 
 
 # ------------------------------------------------------------------------ the cache

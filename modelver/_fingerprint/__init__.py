@@ -1,0 +1,165 @@
+"""Data fingerprints: a ``sha256:`` digest that names a file, folder, array, frame or value.
+
+Every fingerprint says how it was made (:class:`~modelver._records.DataFingerprint`'s
+``method``) and whether the same data always gets the same digest (``stable``).
+
+=============  ===============  ==========================================================
+kind           method           digest over
+=============  ===============  ==========================================================
+file           sha256           the file's bytes
+folder         sha256-merkle    UTF-8 lines ``relpath\\0digest\\n`` sorted by relative POSIX
+                                path; a symlink is never followed, its line holds
+                                ``symlink:<target text>``; empty folders add nothing
+ndarray        sha256-array     a JSON header (dtype, shape) and the C-order buffer
+dataframe      sha256-pandas    a JSON header (columns, dtypes, index) and the row hashes
+/series                         of ``pandas.util.hash_pandas_object(obj, index=True)``
+arrow-table    sha256-arrow     a JSON header and every column buffer (layout-dependent)
+bytes          sha256           the bytes
+remote-file    etag | sha256    the store's checksum field (no download), else the bytes
+collection     sha256-merkle    the children's digests by key or index
+value          sha256-json      canonical JSON (:func:`modelver._serde.json_digest`)
+object         repr|type-only   the type name and repr; ``stable=False``
+=============  ===============  ==========================================================
+
+numpy, pandas and pyarrow are never imported here: their objects are recognised only
+when the caller has already imported them. fsspec is imported only for ``scheme://`` URLs.
+A :class:`StatCache` lets an unchanged file or folder be fingerprinted from ``stat`` alone.
+
+The parts: ``_files`` (files, folders, the stat cache), ``_objects`` (arrays, frames,
+tables, values), ``_remote`` (fsspec URLs); this module dispatches. (A public-looking
+``modelver/fingerprint/`` package would shadow the ``modelver.fingerprint`` function
+the moment it is imported, hence the private name.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+from typing import Any
+
+from modelver._fingerprint._files import (
+    RACY_WINDOW_NS,
+    BatchStatCache,
+    MemoryStatCache,
+    StatCache,
+    StatKey,
+    _is_path,
+    _of_path,
+    hash_file,
+)
+from modelver._fingerprint._objects import _is_library_data, _library_object, _of_value
+from modelver._fingerprint._remote import _URL, _is_fsspec_protocol, _is_fsspec_url, _of_remote
+from modelver._records import DataFingerprint
+from modelver._serde import json_digest
+
+__all__ = [
+    "RACY_WINDOW_NS",
+    "BatchStatCache",
+    "MemoryStatCache",
+    "StatCache",
+    "StatKey",
+    "fingerprint",
+    "hash_file",
+    "is_data",
+]
+
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _of_collection(obj: Any, cache: StatCache | None, seen: frozenset[int]) -> DataFingerprint:
+    seen = seen | {id(obj)}
+    if isinstance(obj, dict):
+        items = sorted((str(key), value) for key, value in obj.items())
+    else:
+        items = [(str(i), value) for i, value in enumerate(obj)]
+    children = [(key, _fingerprint(value, cache, seen)) for key, value in items]
+    container = "dict" if isinstance(obj, dict) else "list"
+    digest = json_digest({container: [[key, child.digest] for key, child in children]})
+    sizes = [child.size for _, child in children if child.size is not None]
+    schemas = {key: child.schema for key, child in children if child.schema is not None}
+    return DataFingerprint(
+        digest,
+        "collection",
+        sum(sizes) if sizes else None,
+        "sha256-merkle",
+        all(child.stable for _, child in children),
+        schemas or None,
+    )
+
+
+def _holds_data(obj: Any, seen: frozenset[int]) -> bool:
+    if not isinstance(obj, (list, tuple, dict)):
+        return is_data(obj)
+    if id(obj) in seen:
+        return False
+    seen = seen | {id(obj)}
+    return any(_holds_data(v, seen) for v in (obj.values() if isinstance(obj, dict) else obj))
+
+
+def is_data(obj: object) -> bool:
+    """True if :func:`fingerprint` treats ``obj`` as data rather than as a plain value.
+
+    Data: numpy arrays, pandas frames and series, pyarrow tables, bytes-like objects,
+    :class:`DataFingerprint`, paths (``str`` or ``os.PathLike``) of existing files or
+    folders, fsspec URLs other than ``http(s)://``, and non-empty lists, tuples and
+    dicts whose items are all data. A path that does not exist is not data.
+    """
+    if isinstance(obj, (DataFingerprint, bytes, bytearray, memoryview)):
+        return True
+    if isinstance(obj, str):
+        return _is_fsspec_url(obj) or (_URL.match(obj) is None and _is_path(obj))
+    if isinstance(obj, os.PathLike):
+        return _is_path(os.fsdecode(os.fspath(obj)))
+    if isinstance(obj, (list, tuple, dict)):
+        values = obj.values() if isinstance(obj, dict) else obj
+        return bool(obj) and all(is_data(v) for v in values)
+    return _is_library_data(obj)
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or os.sep in text or bool(os.altsep and os.altsep in text) or (
+        text.startswith("~")
+    )
+
+
+def fingerprint(obj: object, *, cache: StatCache | None = None) -> DataFingerprint:
+    """The :class:`DataFingerprint` of a path, URL, array, frame, table, bytes or value.
+
+    ``cache`` remembers file digests by ``stat`` so that unchanged files are not read
+    again. A string that looks like a path (it holds a separator or starts with ``~``)
+    but names nothing raises :class:`~modelver.NotFound`; other strings are values.
+    A ``DataFingerprint`` is returned unchanged and a ``"sha256:<hex>"`` string becomes
+    one of kind ``"fingerprint"``.
+    """
+    return _fingerprint(obj, cache, frozenset())
+
+
+def _fingerprint(obj: object, cache: StatCache | None, seen: frozenset[int]) -> DataFingerprint:
+    if isinstance(obj, DataFingerprint):
+        return obj
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        view = memoryview(obj)
+        data = view if view.c_contiguous else view.tobytes()
+        return DataFingerprint("sha256:" + hashlib.sha256(data).hexdigest(), "bytes", view.nbytes)
+    if isinstance(obj, str):
+        if _DIGEST.fullmatch(obj):
+            return DataFingerprint(obj, "fingerprint")
+        url = _URL.match(obj)
+        if url is not None:  # a URL fsspec cannot open (``postgresql://…``) is a value
+            return _of_remote(obj, cache) if _is_fsspec_protocol(url[1].lower()) else _of_value(obj)
+        if _looks_like_path(obj) or _is_path(obj):
+            return _of_path(obj, cache)
+        return _of_value(obj)
+    if isinstance(obj, os.PathLike):
+        return _of_path(os.fsdecode(os.fspath(obj)), cache)
+    found = _library_object(obj)
+    if found is not None:
+        return found
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(obj, np.generic):
+        return _of_value(obj.item())
+    if isinstance(obj, (list, tuple, dict)) and id(obj) not in seen and _holds_data(obj, seen):
+        return _of_collection(obj, cache, seen)
+    return _of_value(obj)

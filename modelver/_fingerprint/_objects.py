@@ -1,0 +1,145 @@
+"""In-memory data: numpy arrays, pandas frames and series, pyarrow tables, plain values.
+
+numpy, pandas and pyarrow are never imported here: their objects are recognised only
+when the caller has already imported them (``sys.modules``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from typing import Any
+
+from modelver._records import DataFingerprint
+from modelver._serde import canonical, json_digest
+
+_COPY_BYTES = 64 << 20  # bound on the copy made to hash a non-contiguous array
+
+
+def _header(kind: str, **fields: Any) -> bytes:
+    return f"modelver:{kind}:".encode() + canonical(fields).encode() + b"\n"
+
+
+def _of_ndarray(np: Any, arr: Any) -> DataFingerprint:
+    dtype = arr.dtype
+    schema = {"dtype": dtype.str, "shape_tail": list(arr.shape[1:])}
+    layout = dtype.str if dtype.names is None else str(dtype.descr)
+    if dtype.hasobject:
+        values = _of_value(arr.tolist())
+        digest = json_digest({"dtype": layout, "shape": list(arr.shape), "values": values.digest})
+        return DataFingerprint(
+            digest, "ndarray", int(arr.nbytes), values.method, values.stable, schema
+        )
+    h = hashlib.sha256(_header("ndarray", dtype=layout, shape=list(arr.shape)))
+    if arr.flags.c_contiguous:
+        h.update(arr.reshape(-1).view(np.uint8))
+    else:
+        # Copy a bounded slab of rows at a time, never the whole array.
+        row_bytes = max(1, arr[:1].nbytes)
+        step = max(1, _COPY_BYTES // row_bytes)
+        for start in range(0, arr.shape[0], step):
+            h.update(np.ascontiguousarray(arr[start : start + step]).reshape(-1).view(np.uint8))
+    masked = sys.modules.get("numpy.ma")
+    if masked is not None and isinstance(arr, masked.MaskedArray):
+        h.update(b"mask\n" + np.ascontiguousarray(masked.getmaskarray(arr)).tobytes())
+    digest = "sha256:" + h.hexdigest()
+    return DataFingerprint(digest, "ndarray", int(arr.nbytes), "sha256-array", True, schema)
+
+
+def _label(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _of_pandas(pd: Any, obj: Any) -> DataFingerprint:
+    index = obj.index
+    meta: dict[str, Any] = {
+        "index": {"dtype": str(index.dtype), "names": [_label(n) for n in index.names]},
+        "shape": list(obj.shape),
+    }
+    if isinstance(obj, pd.DataFrame):
+        kind = "dataframe"
+        meta["columns"] = [_label(c) for c in obj.columns]
+        meta["dtypes"] = [str(d) for d in obj.dtypes]
+        columns = dict(zip(map(str, obj.columns), meta["dtypes"], strict=True))
+        schema: dict[str, Any] = {"columns": columns}
+    else:
+        kind = "series"
+        meta["name"], meta["dtype"] = _label(obj.name), str(obj.dtype)
+        schema = {"name": meta["name"], "dtype": meta["dtype"]}
+    h = hashlib.sha256(_header(kind, **meta))
+    method, stable = "sha256-pandas", True
+    try:
+        rows = pd.util.hash_pandas_object(obj, index=True)
+        h.update(rows.to_numpy(dtype="uint64"))
+    except TypeError:  # unhashable cells (lists, dicts): hash them as JSON, else by repr
+        values = _of_value({"index": index.tolist(), "values": obj.to_numpy().tolist()})
+        h.update(values.digest.encode())
+        method, stable = values.method, values.stable
+    usage = obj.memory_usage(index=True, deep=False)
+    size = int(usage.sum() if kind == "dataframe" else usage)
+    return DataFingerprint("sha256:" + h.hexdigest(), kind, size, method, stable, schema)
+
+
+def _update_arrow(h: Any, array: Any, pa: Any) -> None:
+    h.update(_header("array", length=len(array), offset=array.offset, nulls=array.null_count))
+    if pa.types.is_dictionary(array.type):
+        _update_arrow(h, array.indices, pa)
+        _update_arrow(h, array.dictionary, pa)
+        return
+    for buffer in array.buffers():
+        if buffer is None:
+            h.update(b"-\n")
+        else:
+            h.update(b"%d\n" % buffer.size)
+            h.update(buffer)
+
+
+def _of_arrow(pa: Any, table: Any) -> DataFingerprint:
+    names = [field.name for field in table.schema]
+    types = [str(field.type) for field in table.schema]
+    h = hashlib.sha256(_header("arrow-table", columns=names, types=types, rows=table.num_rows))
+    for column in table.columns:
+        for chunk in getattr(column, "chunks", [column]):
+            _update_arrow(h, chunk, pa)
+    schema = {"columns": dict(zip(names, types, strict=True))}
+    digest = "sha256:" + h.hexdigest()
+    return DataFingerprint(digest, "arrow-table", int(table.nbytes), "sha256-arrow", True, schema)
+
+
+def _library_object(obj: object) -> DataFingerprint | None:
+    """The fingerprint of an array, frame or table from an already imported library."""
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(obj, np.ndarray):
+        return _of_ndarray(np, obj)
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(obj, (pd.DataFrame, pd.Series)):
+        return _of_pandas(pd, obj)
+    pa = sys.modules.get("pyarrow")
+    if pa is not None and isinstance(obj, (pa.Table, pa.RecordBatch)):
+        return _of_arrow(pa, obj)
+    return None
+
+
+def _is_library_data(obj: object) -> bool:
+    for module, names in (("numpy", ("ndarray",)), ("pandas", ("DataFrame", "Series")),
+                          ("pyarrow", ("Table", "RecordBatch"))):
+        lib = sys.modules.get(module)
+        if lib is not None and isinstance(obj, tuple(getattr(lib, n) for n in names)):
+            return True
+    return False
+
+
+def _of_value(obj: object) -> DataFingerprint:
+    try:
+        return DataFingerprint(json_digest(obj), "value", None, "sha256-json")
+    except (TypeError, ValueError, RecursionError):
+        pass
+    type_name = f"{type(obj).__module__}.{type(obj).__qualname__}"
+    try:
+        text: str | None = repr(obj)
+    except Exception:  # a broken __repr__ must not break a training run
+        text = None
+    if text is None or " at 0x" in text:  # a default repr names only a memory address
+        return DataFingerprint(json_digest({"type": type_name}), "object", None, "type-only", False)
+    digest = json_digest({"type": type_name, "repr": text})
+    return DataFingerprint(digest, "object", None, "repr", False)
