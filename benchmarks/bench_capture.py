@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,7 +101,7 @@ def main() -> None:
             for _ in range(3):
                 out = json.loads(run(OVERHEAD, f"{tmp}/s/.modelver", str(args.calls), cwd=cwd))
                 firsts.append(out["first"] - out["raw"][0])
-                laters.append(statistics.median(a - b for a, b in zip(out["later"],
+                laters.append(statistics.median(a - b for a, b in zip(out["later"], strict=True,
                                                                         out["raw"])))
             print(f"decorated call overhead, first call, {where:<21}"
                   f"{ms(statistics.median(firsts))}   (target < 50 ms)")

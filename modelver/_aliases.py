@@ -152,7 +152,7 @@ def holds(store: Store, name: str | None = None) -> list[Hold]:
     """Current holds."""
     if not store._readable(name):
         return []
-    sql, params = "SELECT record FROM holds", ()
+    sql, params = "SELECT record FROM holds", []
     if name is not None:
-        sql, params = sql + " WHERE name = ?", (check_name(name),)
+        sql, params = sql + " WHERE name = ?", [check_name(name)]
     return [structure(json.loads(r[0]), Hold) for r in store.backend.index.query(sql, params)]

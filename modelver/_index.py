@@ -45,42 +45,42 @@ def _migrate(conn: sqlite3.Connection) -> None:
             patch INTEGER, pre INTEGER NOT NULL, digest TEXT NOT NULL, run_id TEXT,
             created_at TEXT NOT NULL, record TEXT NOT NULL, seq INTEGER NOT NULL,
             PRIMARY KEY (name, version))""")
-        db["versions"].create_index(["digest"], if_not_exists=True)
-        db["versions"].create_index(
+        db.table("versions").create_index(["digest"], if_not_exists=True)
+        db.table("versions").create_index(
             ["name", "pre", "major", "minor", "patch"], if_not_exists=True
         )
-        db["runs"].create(
+        db.table("runs").create(
             {"id": str, "name": str, "status": str, "version": str, "started_at": str,
              "record": str, "seq": int}, pk="id", not_null={"name", "record"},
             if_not_exists=True,
         )
-        db["runs"].create_index(["name", "started_at"], if_not_exists=True)
-        db["run_data"].create(
+        db.table("runs").create_index(["name", "started_at"], if_not_exists=True)
+        db.table("run_data").create(
             {"run_id": str, "key": str, "digest": str}, pk=("run_id", "key"),
             if_not_exists=True,
         )
-        db["run_data"].create_index(["digest"], if_not_exists=True)
-        db["edges"].create({"parent": str, "child": str}, pk=("parent", "child"),
+        db.table("run_data").create_index(["digest"], if_not_exists=True)
+        db.table("edges").create({"parent": str, "child": str}, pk=("parent", "child"),
                            if_not_exists=True)
-        db["edges"].create_index(["child"], if_not_exists=True)
-        db["alias_events"].create(
+        db.table("edges").create_index(["child"], if_not_exists=True)
+        db.table("alias_events").create(
             {"name": str, "alias": str, "seq": int, "at": str, "to_version": str,
              "record": str}, pk=("name", "seq"), if_not_exists=True,
         )
-        db["alias_events"].create_index(["name", "alias", "seq"], if_not_exists=True)
-        db["aliases"].create({"name": str, "alias": str, "version": str},
+        db.table("alias_events").create_index(["name", "alias", "seq"], if_not_exists=True)
+        db.table("aliases").create({"name": str, "alias": str, "version": str},
                              pk=("name", "alias"), if_not_exists=True)
-        db["tombstones"].create({"name": str, "version": str, "record": str, "seq": int},
+        db.table("tombstones").create({"name": str, "version": str, "record": str, "seq": int},
                                 pk=("name", "version"), if_not_exists=True)
-        db["holds"].create({"name": str, "version": str, "record": str},
+        db.table("holds").create({"name": str, "version": str, "record": str},
                            pk=("name", "version"), if_not_exists=True)
-        db["heads"].create({"name": str, "seq": int, "hash": str}, pk="name",
+        db.table("heads").create({"name": str, "seq": int, "hash": str}, pk="name",
                            if_not_exists=True)
-        db["stat_cache"].create(
+        db.table("stat_cache").create(
             {"path": str, "size": int, "mtime_ns": int, "inode": int, "digest": str},
             pk="path", if_not_exists=True,
         )
-        db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+        db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
         # Immutability: version rows, runs and alias events are written once.
         for table in ("versions", "runs", "alias_events", "entries"):
             for op in ("UPDATE", "DELETE"):

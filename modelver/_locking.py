@@ -15,6 +15,7 @@ version whatever the alias says now, and refuses names the lock does not pin.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -75,9 +76,9 @@ def write_lock(path: str, entries: Iterable[LockEntry]) -> LockFile:
 
 def read_lock(path: str) -> LockFile:
     """Parse a lock file; a malformed one raises ``InvalidName`` saying where."""
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ImportError:  # Python 3.10
+    else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     try:
         with open(path, "rb") as f:

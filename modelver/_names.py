@@ -19,7 +19,7 @@ RESERVED_ALIASES = frozenset({"latest"})
 def check_name(name: object) -> str:
     """Return the canonical (lowercase) form of a model name, or raise ``InvalidName``.
 
-    Names are 1–128 ASCII letters, digits and ``._-``, starting with a letter or digit,
+    Names are 1-128 ASCII letters, digits and ``._-``, starting with a letter or digit,
     with no ``..``. Names differing only in case are the same name.
     """
     if not isinstance(name, str):

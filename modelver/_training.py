@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from ._names import check_name
-from ._records import ModelVersion
+from ._records import DataFingerprint, ModelVersion
 from ._run import ActiveRun
 from ._store import Store
 
@@ -73,10 +73,11 @@ class VersionedFunction(Generic[P, R]):
         self.last_version = None
         run.start()
         try:
+            bound: tuple[dict[str, Any], dict[str, DataFingerprint]] = ({}, {})
             params, data = run.guard(
                 "the call's arguments",
                 lambda: bind_params(self._sig, args, kwargs, self._data, run._stat_cache()),
-                ({}, {}),
+                bound,
             )
             run.params.update(params)
             run.data.update(data)
@@ -156,12 +157,13 @@ class Training:
         if self._params:
             run.log_params(**self._params)
         for key, value in self._data.items():
-            run.guard(f"data {key!r}", lambda k=key, v=value: run.log_data(k, v), None)
+            run.guard(f"data {key!r}", functools.partial(run.log_data, key, value), None)
         return run
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        assert self.run is not None
+        if self.run is None:  # __exit__ without __enter__
+            return
         self.run.finish(exc, **self._finish_args)
 
 

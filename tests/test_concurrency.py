@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import textwrap
@@ -63,7 +64,7 @@ def test_four_processes_promoting_keep_every_move(tmp_path: Path) -> None:
     history = store.alias_history("fraud", "prod")
     assert len(history) == 100
     assert {e.reason for e in history} == {f"{v}-{i}" for v in targets for i in range(25)}
-    for before, after in zip(history, history[1:]):
+    for before, after in itertools.pairwise(history):
         assert after.from_version == before.to_version  # an unbroken chain of moves
     assert store.resolve("fraud", "prod").version == history[-1].to_version
     assert store.verify().ok

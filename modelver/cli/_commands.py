@@ -60,6 +60,10 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(fmt.format(*map(str, r)).rstrip() for r in [header, *rows])
 
 
+def _positional(p: argparse.ArgumentParser, name: str, **kwargs: Any) -> None:
+    p.add_argument(name, **kwargs)
+
+
 def _ago(mv: modelver.ModelVersion) -> str:
     return mv.created_at.strftime("%Y-%m-%d %H:%M")
 
@@ -67,7 +71,7 @@ def _ago(mv: modelver.ModelVersion) -> str:
 # -- ls / show ------------------------------------------------------------------
 
 @command("ls", "list models, or the versions of one model with their aliases",
-         "modelver ls fraud", lambda p: p.add_argument("name", nargs="?"))
+         "modelver ls fraud", lambda p: _positional(p, "name", nargs="?"))
 def cmd_ls(args: argparse.Namespace, store: modelver.Store) -> Output:
     if args.name is None:
         rows, data = [], []
@@ -140,7 +144,7 @@ def _show_text(mv: modelver.ModelVersion, run: modelver.Run | None, aliases: lis
 
 
 @command("show", "show one version with everything its run captured",
-         "modelver show fraud@prod --json", lambda p: p.add_argument("ref", metavar="NAME@REF"))
+         "modelver show fraud@prod --json", lambda p: _positional(p, "ref", metavar="NAME@REF"))
 def cmd_show(args: argparse.Namespace, store: modelver.Store) -> Output:
     name, ref = split_ref(args.ref)
     mv = store.resolve(name, ref)
