@@ -101,8 +101,8 @@ def main() -> None:
             for _ in range(3):
                 out = json.loads(run(OVERHEAD, f"{tmp}/s/.modelver", str(args.calls), cwd=cwd))
                 firsts.append(out["first"] - out["raw"][0])
-                laters.append(statistics.median(a - b for a, b in zip(out["later"], strict=True,
-                                                                        out["raw"])))
+                pairs = zip(out["later"], out["raw"], strict=True)
+                laters.append(statistics.median(a - b for a, b in pairs))
             print(f"decorated call overhead, first call, {where:<21}"
                   f"{ms(statistics.median(firsts))}   (target < 50 ms)")
             print(f"decorated call overhead, later calls, {where:<20}"
