@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Version, promote, roll back and audit machine-learning models.\n\n"
                     "References are NAME@REF: a version (1.2.0), an alias (prod), latest, a "
                     "specifier (>=1.2,<2) or a digest prefix (sha256:3fa9).")
-    parser.add_argument("--version", action="store_true", help="print modelver's version")
+XX
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for spec in _commands.COMMANDS:
         p = _add(sub, spec.name, spec.handler, spec.help, spec.example)
@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.version:
+    if args.show_version:
         print(f"modelver {modelver.__version__}")
         return 0
     if not getattr(args, "handler", None):
