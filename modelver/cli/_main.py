@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Version, promote, roll back and audit machine-learning models.\n\n"
                     "References are NAME@REF: a version (1.2.0), an alias (prod), latest, a "
                     "specifier (>=1.2,<2) or a digest prefix (sha256:3fa9).")
-XX
+    parser.add_argument("--version", action="store_true", dest="show_version",
+                        help="print modelver's version")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for spec in _commands.COMMANDS:
         p = _add(sub, spec.name, spec.handler, spec.help, spec.example)
