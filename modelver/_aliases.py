@@ -20,6 +20,7 @@ from ._user import current_user
 from ._versions import is_version, normalize
 
 if TYPE_CHECKING:
+    from ._lists import AliasHistory
     from ._store import Store
 
 __all__ = ["alias_history", "aliases_of", "hold", "move_alias", "release"]
@@ -104,14 +105,16 @@ def _previous_target(index: Index, name: str, alias: str, now: str | None) -> st
     return stack[-1] if stack else None
 
 
-def alias_history(store: Store, name: str, alias: str) -> list[AliasEvent]:
+def alias_history(store: Store, name: str, alias: str) -> AliasHistory:
     """Every move of an alias, oldest first."""
+    from ._lists import AliasHistory
+
     name, alias = check_name(name), check_alias(alias)
     if not store._readable(name):
-        return []
+        return AliasHistory()
     rows = store.backend.index.query("SELECT record FROM alias_events WHERE name = ? AND "
                                      "alias = ? ORDER BY seq", (name, alias))
-    return [structure(json.loads(r[0]), AliasEvent) for r in rows]
+    return AliasHistory(structure(json.loads(r[0]), AliasEvent) for r in rows)
 
 
 def aliases_of(store: Store, name: str) -> dict[str, str]:

@@ -13,12 +13,14 @@ from ._run import current_run
 
 if TYPE_CHECKING:
     from ._diff import Diff
+    from ._locking import LockFile
+    from ._lists import AliasHistory, RunList, VersionList
     from ._lineage import Lineage
 
 __all__ = [
-    "alias_history", "diff", "fingerprint", "get_run", "hold", "lineage", "load", "log_data",
+    "alias_history", "diff", "fingerprint", "get_run", "hold", "lineage", "load", "lock", "log_data",
     "log_metrics", "log_params", "promote", "register", "release", "resolve", "rollback",
-    "runs", "used_by", "versions",
+    "runs", "use_lock", "used_by", "versions",
 ]
 
 
@@ -39,13 +41,13 @@ def resolve(name: str, ref: str = "latest", *, at: datetime | None = None) -> Mo
     return default_store().resolve(name, ref, at=at)
 
 
-def versions(name: str | None = None) -> list[ModelVersion]:
+def versions(name: str | None = None) -> VersionList:
     """Versions in the default store, oldest first."""
     return default_store().versions(name)
 
 
 def runs(name: str | None = None, *, status: str | None = None,
-         limit: int | None = None) -> list[Run]:
+         limit: int | None = None) -> RunList:
     """Runs in the default store, newest first."""
     return default_store().runs(name, status=status, limit=limit)
 
@@ -67,7 +69,7 @@ def rollback(name: str, alias: str = "prod", *, to: str | None = None,
     return default_store().rollback(name, alias, to=to, reason=reason)
 
 
-def alias_history(name: str, alias: str) -> list[AliasEvent]:
+def alias_history(name: str, alias: str) -> AliasHistory:
     """Every move of an alias, oldest first."""
     return default_store().alias_history(name, alias)
 
@@ -102,6 +104,20 @@ def hold(name: str, version: str, reason: str) -> Hold:
 def release(name: str, version: str, reason: str = "released") -> Hold:
     """Release a hold."""
     return default_store().release(name, version, reason)
+
+
+def lock(*refs: str, path: str = "modelver.lock") -> LockFile:
+    """Pin ``name@ref`` references to exact versions and digests in a lock file."""
+    from ._locking import lock as _lock
+
+    return _lock(default_store(), refs, path)
+
+
+def use_lock(path: str | None) -> LockFile | None:
+    """Load models through a lock file from now on (None turns locking off)."""
+    from ._locking import use_lock as _use_lock
+
+    return _use_lock(path)
 
 
 def _active(what: str) -> Any:

@@ -27,7 +27,10 @@ from ._names import check_name
 if TYPE_CHECKING:
     from ._store import Store
 
-__all__ = ["LockEntry", "LockFile", "locked_ref", "read_lock", "use_lock", "write_lock"]
+__all__ = [
+    "LockEntry", "LockFile", "LockMove", "check_lock", "lock", "locked_ref", "read_lock", "use_lock",
+    "write_lock",
+]
 
 LOCK_NAME = "modelver.lock"
 
@@ -150,9 +153,15 @@ def locked_ref(name: str, ref: str) -> LockEntry | None:
 
 
 def lock(store: Store, refs: Iterable[str], path: str = LOCK_NAME) -> LockFile:
-    """Resolve ``name@ref`` references to exact versions and digests and write a lock."""
+    """Resolve ``name@ref`` references to exact versions and digests and write a lock.
+
+    With no references, the references already in the lock file are resolved again.
+    """
     from ._resolve import split_ref
 
+    refs = list(refs)
+    if not refs and os.path.exists(path):
+        refs = [f"{e.name}@{e.ref}" for e in read_lock(path).models.values()]
     entries = []
     for text in refs:
         name, ref = split_ref(text)
@@ -161,3 +170,27 @@ def lock(store: Store, refs: Iterable[str], path: str = LOCK_NAME) -> LockFile:
     if not entries:
         raise InvalidName("nothing to lock: name at least one NAME@REF")
     return write_lock(path, entries)
+
+
+@attrs.frozen
+class LockMove:
+    """A locked reference that now resolves elsewhere."""
+
+    name: str
+    ref: str
+    locked: str
+    now: str
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.ref}: locked {self.locked}, now {self.now}"
+
+
+def check_lock(store: Store, path: str = LOCK_NAME) -> list[LockMove]:
+    """The locked references that resolve to another version (or digest) today."""
+    moves = []
+    for name, entry in sorted(read_lock(path).models.items()):
+        mv = store.resolve(name, entry.ref)
+        if mv.version != entry.version or mv.digest != entry.digest:
+            now = mv.version if mv.version != entry.version else f"{mv.version} ({mv.digest})"
+            moves.append(LockMove(name, entry.ref, entry.version, now))
+    return moves

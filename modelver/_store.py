@@ -37,6 +37,7 @@ from .backends import Backend, open_backend
 
 if TYPE_CHECKING:
     from ._diff import Diff
+    from ._lists import AliasHistory, RunList, VersionList
     from ._lineage import Lineage
     from ._retention import GcReport, RetentionPlan, RetentionPolicy
     from ._verify import VerifyReport
@@ -281,19 +282,21 @@ class Store:
                 self._loaded.popitem(last=False)
         return obj
 
-    def versions(self, name: str | None = None) -> list[ModelVersion]:
+    def versions(self, name: str | None = None) -> VersionList:
         """Versions of one model (oldest first), or of every model."""
+        from ._lists import VersionList
+
         if name is not None:
             name = check_name(name)
         if not self._readable(name):
-            return []
+            return VersionList()
         if name is None:
             rows = self._index.query("SELECT name, record FROM versions ORDER BY name, major, "
                                      "minor, patch, pre DESC")
         else:
             rows = self._index.query("SELECT name, record FROM versions WHERE name = ? "
                                      "ORDER BY major, minor, patch, pre DESC", (name,))
-        return [to_version(self._index, n, r) for n, r in rows]
+        return VersionList(to_version(self._index, n, r) for n, r in rows)
 
     def names(self) -> list[str]:
         """Every model name in the store."""
@@ -302,10 +305,12 @@ class Store:
         return [r[0] for r in self._index.query("SELECT DISTINCT name FROM versions ORDER BY 1")]
 
     def runs(self, name: str | None = None, *, status: str | None = None,
-             limit: int | None = None) -> list[Run]:
+             limit: int | None = None) -> RunList:
         """Recorded runs, newest first, optionally of one model and with one status."""
+        from ._lists import RunList
+
         if not self._readable(name):
-            return []
+            return RunList()
         where, params = [], []
         if name is not None:
             where.append("name = ?")
@@ -315,7 +320,7 @@ class Store:
             params.append(status)
         sql = "SELECT record FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY started_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
-        return [structure(json.loads(r[0]), Run) for r in self._index.query(sql, params)]
+        return RunList(structure(json.loads(r[0]), Run) for r in self._index.query(sql, params))
 
     def get_run(self, run_id: str) -> Run:
         """One run by id (a unique prefix of at least 6 characters is enough)."""
@@ -362,7 +367,7 @@ class Store:
 
         return move_alias(self, name, alias, to, kind="rollback", reason=reason)
 
-    def alias_history(self, name: str, alias: str) -> list[AliasEvent]:
+    def alias_history(self, name: str, alias: str) -> AliasHistory:
         """Every move of an alias, oldest first."""
         from ._aliases import alias_history
 

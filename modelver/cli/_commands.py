@@ -230,3 +230,28 @@ def cmd_verify(args: argparse.Namespace, store: modelver.Store) -> Output:
 def cmd_head(args: argparse.Namespace, store: modelver.Store) -> Output:
     head = store.head()
     return Output(head, {"head": head})
+
+
+# -- lock files ---------------------------------------------------------------------
+
+def _lock_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("refs", nargs="*", metavar="NAME@REF",
+                   help="references to pin (default: those already in the lock file)")
+    p.add_argument("--file", default="modelver.lock", help="lock file path")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 if a locked reference now resolves elsewhere (for CI)")
+
+
+@command("lock", "pin references to exact versions and digests in modelver.lock",
+         "modelver lock fraud@prod churn@~=2.1   |   modelver lock --check", _lock_args)
+def cmd_lock(args: argparse.Namespace, store: modelver.Store) -> Output:
+    from .._locking import check_lock, lock
+
+    if args.check:
+        moves = check_lock(store, args.file)
+        text = "\n".join(f"moved: {m}" for m in moves) or f"{args.file}: up to date"
+        return Output(text, [attrs.asdict(m) for m in moves], 1 if moves else 0)
+    written = lock(store, args.refs, args.file)
+    rows = [[e.name, e.ref, e.version, e.digest[:19]] for e in written.models.values()]
+    return Output(f"wrote {args.file}\n" + table(rows, ["NAME", "REF", "VERSION", "DIGEST"]),
+                  {n: attrs.asdict(e) for n, e in written.models.items()})
