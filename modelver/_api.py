@@ -14,12 +14,14 @@ from ._run import current_run
 if TYPE_CHECKING:
     from ._diff import Diff
     from ._locking import LockFile
+    from ._store import Store
+    from ._transfer import TransferReport
     from ._lists import AliasHistory, RunList, VersionList
     from ._lineage import Lineage
 
 __all__ = [
     "alias_history", "diff", "fingerprint", "get_run", "hold", "lineage", "load", "lock", "log_data",
-    "log_metrics", "log_params", "promote", "register", "release", "resolve", "rollback",
+    "log_metrics", "log_params", "promote", "pull", "push", "register", "release", "resolve", "rollback",
     "runs", "use_lock", "used_by", "versions",
 ]
 
@@ -104,6 +106,18 @@ def hold(name: str, version: str, reason: str) -> Hold:
 def release(name: str, version: str, reason: str = "released") -> Hold:
     """Release a hold."""
     return default_store().release(name, version, reason)
+
+
+def push(name: str, ref: str = "latest", *, to: Store | str,
+         storage_options: Mapping[str, Any] | None = None) -> TransferReport:
+    """Copy a version of the default store (with run, ancestors and blobs) to ``to``."""
+    return default_store().push(name, ref, to=to, storage_options=storage_options)
+
+
+def pull(name: str, ref: str = "latest", *, from_: Store | str,
+         storage_options: Mapping[str, Any] | None = None) -> TransferReport:
+    """Copy a version from ``from_`` into the default store."""
+    return default_store().pull(name, ref, from_=from_, storage_options=storage_options)
 
 
 def lock(*refs: str, path: str = "modelver.lock") -> LockFile:

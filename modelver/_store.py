@@ -38,6 +38,7 @@ from .backends import Backend, open_backend
 if TYPE_CHECKING:
     from ._diff import Diff
     from ._lists import AliasHistory, RunList, VersionList
+    from ._transfer import TransferReport
     from ._lineage import Lineage
     from ._retention import GcReport, RetentionPlan, RetentionPolicy
     from ._verify import VerifyReport
@@ -433,6 +434,27 @@ class Store:
         from ._retention import gc
 
         return gc(self, dry_run=dry_run)
+
+    # -- moving between stores ---------------------------------------------------
+
+    def push(self, name: str, ref: str = "latest", *, to: Store | str,
+             storage_options: Mapping[str, Any] | None = None) -> TransferReport:
+        """Copy a version, its run, its ancestors and their blobs to another store.
+
+        Idempotent: a second push copies nothing. Aliases are not copied.
+        """
+        from ._transfer import transfer
+
+        target = to if isinstance(to, Store) else Store.open(to, storage_options)
+        return transfer(self, target, name, ref)
+
+    def pull(self, name: str, ref: str = "latest", *, from_: Store | str,
+             storage_options: Mapping[str, Any] | None = None) -> TransferReport:
+        """Copy a version (with its run, ancestors and blobs) from another store into this one."""
+        from ._transfer import transfer
+
+        source = from_ if isinstance(from_, Store) else Store.open(from_, storage_options)
+        return transfer(source, self, name, ref)
 
     # -- integrity -----------------------------------------------------------
 

@@ -118,11 +118,27 @@ def _hash_file(path: str, *, pipelined: bool) -> tuple[str, int]:
         raise NotFound(f"no file at {path!r} to fingerprint") from None
     with f:
         h = hashlib.sha256()
-        if pipelined and os.fstat(f.fileno()).st_size >= _PIPELINE_MIN:
-            size = _read_pipelined(f, h)
+        total = os.fstat(f.fileno()).st_size
+        if pipelined and total >= _PIPELINE_MIN:
+            from modelver._progress import Progress
+
+            with Progress(f"fingerprinting {os.path.basename(path)}", total) as progress:
+                size = _read_pipelined(f, _Reporting(h, progress))
         else:
             size = _read_sequential(f, h)
     return "sha256:" + h.hexdigest(), size
+
+
+class _Reporting:
+    """A hash that reports the bytes it is fed to a progress line."""
+
+    def __init__(self, h: Any, progress: Any) -> None:
+        self.h = h
+        self.progress = progress
+
+    def update(self, data: memoryview) -> None:
+        self.h.update(data)
+        self.progress.update(len(data))
 
 
 def _page_aligned(size: int) -> memoryview:

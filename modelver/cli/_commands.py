@@ -255,3 +255,32 @@ def cmd_lock(args: argparse.Namespace, store: modelver.Store) -> Output:
     rows = [[e.name, e.ref, e.version, e.digest[:19]] for e in written.models.values()]
     return Output(f"wrote {args.file}\n" + table(rows, ["NAME", "REF", "VERSION", "DIGEST"]),
                   {n: attrs.asdict(e) for n, e in written.models.items()})
+
+
+# -- moving between stores ------------------------------------------------------------
+
+def _push_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ref", metavar="NAME@REF")
+    p.add_argument("--to", required=True, metavar="URI", help="the target store")
+
+
+@command("push", "copy a version with its run, ancestors and blobs to another store",
+         "modelver push fraud@prod --to s3://ml-models/registry", _push_args)
+def cmd_push(args: argparse.Namespace, store: modelver.Store) -> Output:
+    name, ref = split_ref(args.ref)
+    report = store.push(name, ref, to=args.to)
+    return Output(str(report), attrs.asdict(report))
+
+
+def _pull_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ref", metavar="NAME@REF")
+    p.add_argument("--from", dest="source", required=True, metavar="URI",
+                   help="the source store")
+
+
+@command("pull", "copy a version with its run, ancestors and blobs from another store",
+         "modelver pull fraud@prod --from s3://ml-models/registry", _pull_args)
+def cmd_pull(args: argparse.Namespace, store: modelver.Store) -> Output:
+    name, ref = split_ref(args.ref)
+    report = store.pull(name, ref, from_=args.source)
+    return Output(str(report), attrs.asdict(report))
