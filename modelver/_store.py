@@ -15,7 +15,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ._errors import (
     IntegrityError,
@@ -117,8 +117,11 @@ class Store:
         """
         name = check_name(name)
         digest, size, fmt = self.put_model(obj)
-        return self._commit(name, None, digest, size, fmt, version=version, bump=bump,
-                            parents=parents, tags=tags)
+        mv = self._commit(name, None, digest, size, fmt, version=version, bump=bump,
+                          parents=parents, tags=tags)
+        if mv is None:  # pragma: no cover - a digest was given, so a version was written
+            raise StoreError(f"registering {name!r} wrote no version")
+        return mv
 
     def put_model(self, obj: Any) -> tuple[str, int, str]:
         """Serialize a model and store it as a blob: (digest, size, format)."""
@@ -137,8 +140,11 @@ class Store:
 
     def _commit(self, name: str, run: Run | None, digest: str | None, size: int, fmt: str, *,
                 version: str | None, bump: Bump | str, parents: Sequence[str],
-                tags: Mapping[str, str] | None) -> ModelVersion:
-        """Allocate a version and append it (with its run) in one atomic log append."""
+                tags: Mapping[str, str] | None) -> ModelVersion | None:
+        """Allocate a version and append it (with its run) in one atomic log append.
+
+        With no ``digest`` (a failed run) only the run is appended and None is returned.
+        """
         from ._bump import decide
 
         if bump not in ("auto", "major", "minor", "patch"):
@@ -182,9 +188,7 @@ class Store:
             return Draft("run" if run is not None else "version", body)
 
         self.backend.append(name, build)
-        if digest is None:
-            return None  # type: ignore[return-value]  # failed runs register no version
-        return result[0]
+        return result[0] if result else None
 
     def record_run(self, run: Run, model: tuple[str, int, str] | None, *,
                    version: str | None = None, bump: Bump | str = "auto",
@@ -488,7 +492,7 @@ class StaleWarning(UserWarning):
 
 def _next_free(index: Index, name: str, prev: str | None, part: str) -> str:
     """The bumped version, skipping any that exist (explicit versions may be ahead)."""
-    new = bump(prev, part)  # type: ignore[arg-type]
+    new = bump(prev, cast(Bump, part))
     while index.one("SELECT 1 FROM versions WHERE name = ? AND version = ?", (name, new)):
         new = bump(new, "patch")
     return new

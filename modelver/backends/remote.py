@@ -19,12 +19,14 @@ import contextlib
 import hashlib
 import os
 import posixpath
+import re
+import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 
 from .._blobs import check_digest, hash_stream
-from .._errors import IntegrityError, StoreError
+from .._errors import IntegrityError, ModelverError, NotFound, StoreError
 from .._index import Index
 from .._log import Entry, parse, seal
 from .._names import check_name
@@ -40,8 +42,39 @@ FETCH_AHEAD = 32
 MAX_RETRIES = 1000
 
 
+_ENTRY_FILE = re.compile(r"[0-9]{12}\.json")
+
+
 def _seq_name(seq: int) -> str:
     return f"{seq:012d}"
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """What a filesystem raises when the store cannot be reached.
+
+    s3fs and gcsfs let some transport errors through untranslated (botocore's
+    ``EndpointConnectionError`` is not an ``OSError``); they are only looked up
+    when their library is already imported.
+    """
+    errors: list[type[BaseException]] = [OSError, TimeoutError]
+    botocore = sys.modules.get("botocore.exceptions")
+    if botocore is not None:
+        errors.append(botocore.BotoCoreError)
+    aiohttp = sys.modules.get("aiohttp")
+    if aiohttp is not None:
+        errors.append(aiohttp.ClientError)
+    return tuple(errors)
+
+
+@contextlib.contextmanager
+def _unreachable_as(kind: type[OSError], what: str) -> Iterator[None]:
+    """Turn transport errors into ``kind`` (modelver's own errors pass unchanged)."""
+    try:
+        yield
+    except ModelverError:
+        raise
+    except _transport_errors() as exc:
+        raise kind(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 
 class RemoteBackend:
@@ -84,6 +117,11 @@ class RemoteBackend:
         hexd = check_digest(digest)[7:]
         return self._p("blobs", "sha256", hexd[:2], hexd[2:])
 
+    def _ls(self, path: str) -> list[str]:
+        """A fresh listing: other machines write here, so cached listings go stale."""
+        files: list[str] = self.fs.ls(path, detail=False, refresh=True)
+        return files
+
     # -- the index -------------------------------------------------------------------
 
     @property
@@ -98,16 +136,26 @@ class RemoteBackend:
         return True
 
     def sync(self, name: str | None = None) -> None:
-        """Replay entries the index has not seen (of one model, or of all)."""
-        names = [name] if name is not None else self.log_names()
-        for n in names:
-            self._sync_name(n)
+        """Replay entries the index has not seen (of one model, or of all).
+
+        Raises ``ConnectionError`` (an ``OSError``, not a ``StoreError``) when the
+        store cannot be reached, so that reads can go on from the index with a warning.
+        """
+        with _unreachable_as(ConnectionError, f"cannot reach {self.uri!r}"):
+            names = [name] if name is not None else self.log_names()
+            for n in names:
+                self._sync_name(n)
 
     def _sync_name(self, name: str) -> None:
-        """Probe the next entry (one small read when up to date), then fetch ahead."""
+        """Probe the next entry (one small read when up to date), then fetch ahead.
+
+        Checkpoints are read when the index has nothing of this model yet, or when it
+        turns out to be more than one fetch-ahead batch behind.
+        """
         index = self.index
         seq, _ = index.head(name)
-        if seq == 0:
+        checkpoints_read = seq == 0
+        if checkpoints_read:
             self._load_checkpoints(name, 0)
             seq, _ = index.head(name)
         ahead = 1
@@ -115,13 +163,17 @@ class RemoteBackend:
             paths = [self._entry_path(name, s) for s in range(seq + 1, seq + 1 + ahead)]
             found = self._fetch(paths)
             batch: list[str] = []
-            for p in paths:  # stop at the first gap: a later file is a writer mid-race
+            for p in paths:  # stop at the first gap: nothing follows a missing entry
                 if p not in found:
                     break
                 batch.append(found[p].decode())
-            self._apply(name, batch)
+            applied = self._apply(name, batch)
+            self._backfill_checkpoints(name, applied)
             if len(batch) < len(paths):
                 return
+            if ahead == FETCH_AHEAD and not checkpoints_read:
+                checkpoints_read = True  # far behind: skip ahead by whole checkpoints
+                self._load_checkpoints(name, index.head(name)[0])
             seq, _ = index.head(name)
             ahead = FETCH_AHEAD
 
@@ -134,10 +186,12 @@ class RemoteBackend:
         found: dict[str, bytes] = self.fs.cat(paths, on_error="omit")
         return found
 
-    def _apply(self, name: str, texts: list[str]) -> None:
+    def _apply(self, name: str, texts: list[str]) -> list[Entry]:
+        """Add entries that follow the index's head; returns those newly added."""
         if not texts:
-            return
+            return []
         index = self.index
+        added: list[Entry] = []
         with index.write():
             seq, prev = index.head(name)
             for text in texts:
@@ -149,14 +203,16 @@ class RemoteBackend:
                         f"the remote log of {name!r} is broken at entry {entry.seq}: it does "
                         f"not follow entry {seq}; run `modelver verify --store {self.uri}`")
                 index.add(entry)
+                added.append(entry)
                 seq, prev = entry.seq, entry.hash
+        return added
 
     def _checkpoint_dir(self, name: str) -> str:
         return self._p("checkpoints", check_name(name))
 
     def _checkpoints(self, name: str) -> list[tuple[int, str]]:
         try:
-            files = self.fs.ls(self._checkpoint_dir(name), detail=False)
+            files = self._ls(self._checkpoint_dir(name))
         except FileNotFoundError:
             return []
         out = []
@@ -167,6 +223,9 @@ class RemoteBackend:
         return sorted(out)
 
     def _load_checkpoints(self, name: str, seq: int) -> None:
+        """Apply checkpoints past ``seq`` in order, stopping at the first one that does
+        not continue the index (a writer killed before writing its checkpoint leaves a
+        gap; the entries themselves fill it)."""
         wanted = [(last, f) for last, f in self._checkpoints(name) if last > seq]
         if not wanted:
             return
@@ -174,7 +233,18 @@ class RemoteBackend:
         for _, f in wanted:
             if f not in blobs:
                 return
-            self._apply(name, [line for line in blobs[f].decode().splitlines() if line])
+            texts = [line for line in blobs[f].decode().splitlines() if line]
+            if not texts or parse(texts[0]).seq > self.index.head(name)[0] + 1:
+                return
+            self._apply(name, texts)
+
+    def _backfill_checkpoints(self, name: str, replayed: list[Entry]) -> None:
+        """A writer that replays a checkpoint boundary from single entries makes sure
+        its checkpoint exists (its writer may have been killed before writing it)."""
+        if self._writable:
+            for e in replayed:
+                if e.seq % CHECKPOINT_EVERY == 0:
+                    self._write_checkpoint(name, e.seq)
 
     def _write_checkpoint(self, name: str, last: int) -> None:
         first = last - CHECKPOINT_EVERY + 1
@@ -183,7 +253,7 @@ class RemoteBackend:
         if len(rows) != CHECKPOINT_EVERY:
             return
         data = "".join(r[0] + "\n" for r in rows).encode()
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(*_transport_errors()):
             create_exclusive(self.fs, posixpath.join(self._checkpoint_dir(name),
                                                      _seq_name(last) + ".jsonl"), data)
 
@@ -195,11 +265,12 @@ class RemoteBackend:
             if not supports_exclusive(self.fs):
                 self._writable = False
             else:
-                probe = self._p("probe", uuid.uuid4().hex)
-                first = create_exclusive(self.fs, probe, b"1")
-                second = create_exclusive(self.fs, probe, b"2")
-                with contextlib.suppress(OSError):
-                    self.fs.rm_file(probe)
+                with _unreachable_as(StoreError, f"cannot write to {self.uri!r}"):
+                    probe = self._p("probe", uuid.uuid4().hex)
+                    first = create_exclusive(self.fs, probe, b"1")
+                    second = create_exclusive(self.fs, probe, b"2")
+                    with contextlib.suppress(*_transport_errors()):
+                        self.fs.rm_file(probe)
                 self._writable = first and not second
         if not self._writable:
             raise StoreError(f"{self.uri!r} cannot be written safely: its filesystem offers no "
@@ -209,23 +280,37 @@ class RemoteBackend:
     def append(self, name: str, build: Build) -> Entry:
         """Build, then create the next entry exclusively; rebuild after losing a race."""
         self._check_writable()
+        with _unreachable_as(StoreError, f"cannot append to {name!r} in {self.uri!r}"):
+            return self._append(name, build)
+
+    def _append(self, name: str, build: Build) -> Entry:
         by = current_user()
         index = self.index
         for _ in range(MAX_RETRIES):
             self._sync_name(name)
-            draft = build(index)
+            # The head is read before ``build`` looks at the index: other processes on
+            # this machine may replay newer entries into the shared index meanwhile, and
+            # the draft must be placed right after the state it was built from (if that
+            # state is already outdated, the exclusive create below fails and we retry).
             seq, prev = index.head(name)
+            draft = build(index)
             entry = seal(name, seq + 1, prev, draft, by)
             path = self._entry_path(name, entry.seq)
             try:
                 created = create_exclusive(self.fs, path, entry.text.encode())
             except (OSError, StoreError) as exc:
                 created = self._was_ours(path, entry, exc)
-            if created:
-                self._apply(name, [entry.text])
-                if entry.seq % CHECKPOINT_EVERY == 0:
-                    self._write_checkpoint(name, entry.seq)
+            if not created:
+                # Lost the race, unless a retry of our own request (inside s3fs or
+                # botocore, after a lost response) is what got there first.
+                self._sync_name(name)
+                if not index.has_entry_id(entry.id):
+                    continue
                 return entry
+            self._apply(name, [entry.text])
+            if entry.seq % CHECKPOINT_EVERY == 0:
+                self._write_checkpoint(name, entry.seq)
+            return entry
         raise StoreError(f"gave up appending to {name!r} after {MAX_RETRIES} lost races")
 
     def _was_ours(self, path: str, entry: Entry, exc: BaseException) -> bool:
@@ -234,14 +319,15 @@ class RemoteBackend:
             text = self.fs.cat_file(path).decode()
         except FileNotFoundError:
             raise StoreError(f"could not write {path}: {exc}") from exc
-        except OSError:
+        except _transport_errors():
             raise StoreError(f"could not write {path}: {exc}") from exc
         return parse(text).id == entry.id
 
     def log(self, name: str) -> Iterator[Entry]:
         """The remote chain of ``name``, read from the filesystem itself."""
         try:
-            files = sorted(self.fs.ls(self._p("log", check_name(name)), detail=False))
+            files = sorted(f for f in self._ls(self._p("log", check_name(name)))
+                           if _ENTRY_FILE.fullmatch(posixpath.basename(f)))
         except FileNotFoundError:
             return
         texts = self.fs.cat(files, on_error="omit")
@@ -252,57 +338,75 @@ class RemoteBackend:
     def log_names(self) -> list[str]:
         """Every model with a remote log."""
         try:
-            return sorted(posixpath.basename(p.rstrip("/"))
-                          for p in self.fs.ls(self._p("log"), detail=False))
+            listed = self._ls(self._p("log"))
         except FileNotFoundError:
             return []
+        names = []
+        for p in listed:
+            base = posixpath.basename(p.rstrip("/"))
+            with contextlib.suppress(ModelverError):
+                if check_name(base) == base:
+                    names.append(base)
+        return sorted(names)
 
     # -- blobs -------------------------------------------------------------------------
 
     def put_file(self, path: str) -> tuple[str, int]:
         """Hash a local file, then upload it (streamed) unless the store has it already."""
+        self._check_writable()
         with open(path, "rb") as f:
             digest, size = hash_stream(f)
-        if not self.has_blob(digest):
-            key = self._blob_key(digest)
-            if {"file", "local"} & _protocols(self.fs):
-                tmp = self._p("tmp", uuid.uuid4().hex)
-                self.fs.makedirs(posixpath.dirname(tmp), exist_ok=True)
-                self.fs.put_file(path, tmp)
-                self.fs.makedirs(posixpath.dirname(key), exist_ok=True)
-                self.fs.mv(tmp, key)
-            else:
-                self.fs.put_file(path, key)
+        with _unreachable_as(StoreError, f"cannot upload to {self.uri!r}"):
+            if not self.has_blob(digest):
+                key = self._blob_key(digest)
+                if {"file", "local"} & _protocols(self.fs):
+                    tmp = self._p("tmp", uuid.uuid4().hex)
+                    self.fs.makedirs(posixpath.dirname(tmp), exist_ok=True)
+                    self.fs.put_file(path, tmp)
+                    self.fs.makedirs(posixpath.dirname(key), exist_ok=True)
+                    self.fs.mv(tmp, key)
+                else:
+                    self.fs.put_file(path, key)
         return digest, size
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         """Upload bytes unless the store has them already."""
+        self._check_writable()
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        if not self.has_blob(digest):
-            key = self._blob_key(digest)
-            if {"file", "local"} & _protocols(self.fs):
-                create_exclusive(self.fs, key, data)
-            else:
-                self.fs.pipe_file(key, data)
+        with _unreachable_as(StoreError, f"cannot upload to {self.uri!r}"):
+            if not self.has_blob(digest):
+                key = self._blob_key(digest)
+                if {"file", "local"} & _protocols(self.fs):
+                    create_exclusive(self.fs, key, data)
+                else:
+                    self.fs.pipe_file(key, data)
         return digest, len(data)
 
     def has_blob(self, digest: str) -> bool:
-        """Whether the store holds the blob."""
-        return bool(self.fs.exists(self._blob_key(digest)))
+        """Whether the store holds the blob (asked of the store, not a cached listing)."""
+        try:
+            self.fs.info(self._blob_key(digest), refresh=True)
+        except FileNotFoundError:
+            return False
+        return True
 
     def blob_path(self, digest: str) -> str:
         """The cached copy of a blob, downloaded (and verified) on first use."""
         cached = self.cache.get(digest)
         if cached is not None:
             return cached
-        try:
-            with self.fs.open(self._blob_key(digest), "rb") as f:
-                return self.cache.add(digest, f)
-        except FileNotFoundError:
-            from .._errors import NotFound
+        with _unreachable_as(StoreError, f"cannot download {digest} from {self.uri!r}"):
+            try:
+                with self.fs.open(self._blob_key(digest), "rb") as f:
+                    return self.cache.add(digest, f)
+            except FileNotFoundError:
+                raise NotFound(f"artifact {digest} is missing from {self.uri!r}; run "
+                               "`modelver verify`") from None
 
-            raise NotFound(f"artifact {digest} is missing from {self.uri!r}; run "
-                           "`modelver verify`") from None
+    def discard_cached(self, digest: str) -> bool:
+        """Drop this machine's cached copy of a blob (say, after it failed its digest
+        check), so the next :meth:`blob_path` downloads it again. True if one was there."""
+        return self.cache.blobs.delete(digest) > 0
 
     def open_blob(self, digest: str) -> BinaryIO:
         """Open the cached copy of a blob."""
@@ -311,11 +415,12 @@ class RemoteBackend:
     def delete_blob(self, digest: str) -> int:
         """Delete a blob from the store (and this machine's cache)."""
         key = self._blob_key(digest)
-        try:
-            size = int(self.fs.info(key).get("size") or 0)
-            self.fs.rm_file(key)
-        except FileNotFoundError:
-            size = 0
+        with _unreachable_as(StoreError, f"cannot delete {digest} from {self.uri!r}"):
+            try:
+                size = int(self.fs.info(key, refresh=True).get("size") or 0)
+                self.fs.rm_file(key)
+            except FileNotFoundError:
+                size = 0
         self.cache.blobs.delete(digest)
         return size
 
