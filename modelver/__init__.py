@@ -63,8 +63,9 @@ from ._records import (
     Run,
     Seeds,
 )
+from ._retention import RetentionPolicy
 from ._run import ActiveRun, CaptureWarning, current_run
-from ._store import Store
+from ._store import StaleWarning, Store
 from ._training import training, versioned_training
 
 __all__ = [
@@ -86,7 +87,9 @@ __all__ = [
     "Protected",
     "Resources",
     "Run",
+    "RetentionPolicy",
     "Seeds",
+    "StaleWarning",
     "Store",
     "StoreError",
     "UnsafeFormat",

@@ -174,6 +174,12 @@ class Run:
     warnings: list[str] = attrs.field(factory=list)
     schema_version: int = SCHEMA_VERSION
 
+    def _repr_html_(self) -> str:
+        """Jupyter: outcome, then a collapsible section per captured part, escaped."""
+        from ._html import run_html
+
+        return run_html(self)
+
 
 @attrs.frozen
 class Tombstone:
@@ -208,6 +214,12 @@ class ModelVersion:
         """The ``name@version`` text form of this version."""
         return f"{self.name}@{self.version}"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: an escaped HTML summary (see :mod:`modelver._html`)."""
+        from ._html import version_html
+
+        return version_html(self)
+
 
 @attrs.frozen
 class AliasEvent:
@@ -223,6 +235,12 @@ class AliasEvent:
     kind: str = "promote"
     run_id: str | None = None
     schema_version: int = SCHEMA_VERSION
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the move, who, when and why, escaped."""
+        from ._html import event_html
+
+        return event_html(self)
 
 
 @attrs.frozen

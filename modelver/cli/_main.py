@@ -10,7 +10,7 @@ from typing import Any
 
 import modelver
 
-from . import _commands
+from . import _commands, _lineage_commands  # noqa: F401 - importing registers commands
 
 __all__ = ["build_parser", "main"]
 
