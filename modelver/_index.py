@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -27,8 +28,29 @@ SCHEMA_USER_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000
 
 
+def _import_sqlite_utils() -> None:
+    """Import sqlite-utils without letting it import pandas and numpy.
+
+    sqlite-utils imports both eagerly when they are installed (+0.5-0.9 s), and a
+    store created inside a training run would otherwise change what that run's seed
+    capture sees. modelver never hands it frames or arrays, so it may go without.
+    """
+    if "sqlite_utils" in sys.modules:
+        return
+    blocked = [m for m in ("pandas", "numpy") if m not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` fail
+    try:
+        import sqlite_utils  # noqa: F401
+    finally:
+        for name in blocked:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     """Create or upgrade the schema with sqlite-utils' migrations."""
+    _import_sqlite_utils()
     import sqlite_utils
     from sqlite_utils.migrations import Migrations
 

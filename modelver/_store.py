@@ -157,6 +157,9 @@ class Store:
 
         def build(index: Index) -> Draft:
             result.clear()
+            if digest is not None and not self.backend.has_blob(digest):
+                raise StoreError(f"artifact {digest} was deleted while registering (a "
+                                 "concurrent gc or retention); register again")
             prev = index.one("SELECT version, record FROM versions WHERE name = ? ORDER BY "
                              "major DESC, minor DESC, patch DESC, pre ASC LIMIT 1", (name,))
             prev_run = self._run_of(index, prev[1]) if prev else None

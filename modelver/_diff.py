@@ -1,0 +1,314 @@
+"""Diff: what changed between the runs of two versions, section by section.
+
+Sections are params, data, code, seeds, environment, hardware and metrics; each
+lists what was added, removed and changed. Code is compared by its identity (the
+function's source and closure, see :func:`modelver.capture.code.code_identity`)
+and git state, with a unified diff of the function source when both sources are
+stored. The module file's hash is not compared: it changes with code the function
+does not run. CPU frequency and resource use are not compared either: they vary
+from run to run on the same machine.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._errors import ModelverError
+from ._records import CodeInfo, DataFingerprint, Environment, Hardware, ModelVersion, Run
+from ._resolve import split_ref
+from ._serde import unstructure
+
+if TYPE_CHECKING:
+    from ._store import Store
+
+__all__ = ["Change", "Diff", "FunctionIdentity", "Section", "diff"]
+
+SECTIONS = ("params", "data", "code", "seeds", "environment", "hardware", "metrics")
+
+
+@attrs.frozen
+class Change:
+    """One difference: ``old`` is None when added, ``new`` is None when removed.
+
+    ``delta`` is ``new - old`` for changed numeric metrics.
+    """
+
+    key: str
+    old: Any = None
+    new: Any = None
+    delta: float | None = None
+
+
+@attrs.frozen
+class Section:
+    """The differences in one section of two runs."""
+
+    name: str
+    added: tuple[Change, ...] = ()
+    removed: tuple[Change, ...] = ()
+    changed: tuple[Change, ...] = ()
+
+    def __bool__(self) -> bool:
+        """True when anything in this section differs."""
+        return bool(self.added or self.removed or self.changed)
+
+    def __len__(self) -> int:
+        return len(self.added) + len(self.removed) + len(self.changed)
+
+    @property
+    def keys(self) -> list[str]:
+        """The keys that differ, in order: added, removed, changed."""
+        return [c.key for c in (*self.added, *self.removed, *self.changed)]
+
+
+@attrs.frozen
+class Diff:
+    """How version ``b`` differs from version ``a``, section by section.
+
+    ``source_diff`` is the unified diff of the two functions' source, when both are
+    stored and they differ; ``notes`` says what could not be compared.
+    """
+
+    a: ModelVersion
+    b: ModelVersion
+    params: Section
+    data: Section
+    code: Section
+    seeds: Section
+    environment: Section
+    hardware: Section
+    metrics: Section
+    source_diff: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def sections(self) -> tuple[Section, ...]:
+        """All seven sections, in order."""
+        return tuple(getattr(self, name) for name in SECTIONS)
+
+    @property
+    def changed_sections(self) -> list[str]:
+        """Names of the sections that differ."""
+        return [s.name for s in self.sections if s]
+
+    def __bool__(self) -> bool:
+        """True when the two runs differ in any section."""
+        return any(self.sections)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (what ``modelver diff --json`` prints)."""
+        def value(v: Any) -> Any:
+            return unstructure(v) if attrs.has(type(v)) else v
+
+        sections = {
+            s.name: {
+                "added": {c.key: value(c.new) for c in s.added},
+                "removed": {c.key: value(c.old) for c in s.removed},
+                "changed": {c.key: {"old": value(c.old), "new": value(c.new), "delta": c.delta}
+                            for c in s.changed},
+            } for s in self.sections}
+        return {"a": self.a.ref, "b": self.b.ref, "sections": sections,
+                "source_diff": self.source_diff, "notes": list(self.notes)}
+
+    def __str__(self) -> str:
+        """Terminal text: one line per change, and the source diff."""
+        lines = [f"diff {self.a.ref} -> {self.b.ref}"]
+        lines += [f"  note: {n}" for n in self.notes]
+        for s in self.sections:
+            if not s:
+                continue
+            lines.append(s.name)
+            lines += [f"  + {c.key}: {_show(c.new)}" for c in s.added]
+            lines += [f"  - {c.key}: {_show(c.old)}" for c in s.removed]
+            lines += [f"  ~ {c.key}: {_show(c.old)} -> {_show(c.new)}"
+                      + (f" ({c.delta:+.6g})" if c.delta is not None else "") for c in s.changed]
+            if s.name == "code" and self.source_diff:
+                lines += ["    " + line for line in self.source_diff.splitlines()]
+        same = [s.name for s in self.sections if not s]
+        lines.append(f"unchanged: {', '.join(same)}" if same else "every section changed")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """Jupyter: an escaped HTML table of the changes, and the source diff (inline
+        styles only, no background colours: it reads in light and dark themes)."""
+        e = html.escape
+        rows = []
+        for s in self.sections:
+            for mark, changes in (("+", s.added), ("-", s.removed), ("~", s.changed)):
+                for c in changes:
+                    delta = "" if c.delta is None else f"{c.delta:+.6g}"
+                    cells = (s.name, mark, c.key, _show(c.old), _show(c.new), delta)
+                    rows.append("<tr>" + "".join(f'<td style="{_TD}">{e(x)}</td>'
+                                                 for x in cells) + "</tr>")
+        head = "".join(f'<th style="{_TD}">{e(x)}</th>' for x in (
+            "section", "", "key", self.a.ref, self.b.ref, "delta"))
+        body = "".join(rows) or f'<tr><td style="{_TD}" colspan="6">no differences</td></tr>'
+        notes = "".join(f'<div style="opacity:.75">{e(n)}</div>' for n in self.notes)
+        src = f'<pre style="color:inherit">{e(self.source_diff)}</pre>' if self.source_diff else ""
+        return (f'<div style="color:inherit;font-size:12px"><table style="border-collapse:'
+                f'collapse;color:inherit"><tr>{head}</tr>{body}</table>{notes}{src}</div>')
+
+
+_TD = "text-align:left;padding:1px 10px 1px 0;border-bottom:1px solid rgba(128,128,128,.25)"
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, DataFingerprint):
+        size = f", {value.size:,} B" if value.size is not None else ""
+        return f"{value.digest[:19]}… ({value.kind}{size})"
+    if isinstance(value, str):
+        return value
+    return repr(value)
+
+
+def _compare(name: str, a: Mapping[str, Any], b: Mapping[str, Any], *,
+             deltas: bool = False) -> Section:
+    added = tuple(Change(k, None, b[k]) for k in sorted(b.keys() - a.keys()))
+    removed = tuple(Change(k, a[k], None) for k in sorted(a.keys() - b.keys()))
+    changed = []
+    for k in sorted(a.keys() & b.keys()):
+        if a[k] != b[k]:
+            delta = None
+            if deltas and _number(a[k]) and _number(b[k]):
+                delta = float(b[k] - a[k])
+            changed.append(Change(k, a[k], b[k], delta))
+    return Section(name, added, removed, tuple(changed))
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _data(run: Run | None) -> dict[str, DataFingerprint]:
+    return dict(run.data) if run else {}
+
+
+def _data_section(a: Run | None, b: Run | None) -> Section:
+    """Data keys compare by digest (how a fingerprint was made is not a change)."""
+    da, db = _data(a), _data(b)
+    base = _compare("data", {k: v.digest for k, v in da.items()},
+                    {k: v.digest for k, v in db.items()})
+    return Section(
+        "data",
+        tuple(Change(c.key, None, db[c.key]) for c in base.added),
+        tuple(Change(c.key, da[c.key], None) for c in base.removed),
+        tuple(Change(c.key, da[c.key], db[c.key]) for c in base.changed),
+    )
+
+
+def _code_facts(code: CodeInfo | None) -> dict[str, Any]:
+    if code is None:
+        return {}
+    from .capture.code import code_identity
+
+    where = ".".join(p for p in (code.module, code.function) if p) or "?"
+    facts: dict[str, Any] = {"function": FunctionIdentity(
+        code_identity(code), where, code.function_hash or code.bytecode_hash)}
+    for field in ("git_commit", "git_branch", "git_dirty"):
+        value = getattr(code, field)
+        if value is not None:
+            facts[field] = value
+    if code.diff_digest:
+        facts["git_diff"] = code.diff_digest
+    return facts
+
+
+@attrs.frozen
+class FunctionIdentity:
+    """Which function ran, compared by ``identity`` (its source and closure) only:
+    ``function`` is ``module.qualname`` and ``hash`` its source (or bytecode) hash."""
+
+    identity: str
+    function: str = attrs.field(eq=False)
+    hash: str | None = attrs.field(eq=False)
+
+    def __repr__(self) -> str:
+        return f"{self.function} {(self.hash or self.identity)[:19]}…"
+
+
+def _env_facts(env: Environment | None) -> dict[str, Any]:
+    if env is None:
+        return {}
+    facts: dict[str, Any] = dict(env.packages)
+    facts.update(python=env.python, implementation=env.implementation, platform=env.platform)
+    facts.update({f"${k}": v for k, v in env.variables.items()})
+    return facts
+
+
+def _hardware_facts(hw: Hardware | None) -> dict[str, Any]:
+    if hw is None:
+        return {}
+    facts: dict[str, Any] = {
+        "cpu": hw.cpu, "arch": hw.arch, "cores_physical": hw.cores_physical,
+        "cores_logical": hw.cores_logical, "memory_total": hw.memory_total,
+        "gpus": [g.name for g in hw.gpus], "gpu_status": hw.gpu_status,
+        "gpu_drivers": sorted({g.driver_version for g in hw.gpus if g.driver_version}),
+        "cuda": sorted({g.cuda_version for g in hw.gpus if g.cuda_version}),
+        "cuda_visible_devices": hw.cuda_visible_devices,
+    }
+    return {k: v for k, v in facts.items() if v not in (None, [])}
+
+
+def compare_runs(a: ModelVersion, b: ModelVersion, run_a: Run | None, run_b: Run | None,
+                 source_diff: str | None = None, notes: tuple[str, ...] = ()) -> Diff:
+    """The diff of two versions' runs (pure: no store access)."""
+    seeds_a = {} if run_a is None else {"seed": run_a.seeds.seed,
+                                        "seeded": sorted(run_a.seeds.seeded)}
+    seeds_b = {} if run_b is None else {"seed": run_b.seeds.seed,
+                                        "seeded": sorted(run_b.seeds.seeded)}
+    return Diff(
+        a=a, b=b,
+        params=_compare("params", run_a.params if run_a else {}, run_b.params if run_b else {}),
+        data=_data_section(run_a, run_b),
+        code=_compare("code", _code_facts(run_a.code if run_a else None),
+                      _code_facts(run_b.code if run_b else None)),
+        seeds=_compare("seeds", seeds_a, seeds_b),
+        environment=_compare("environment", _env_facts(run_a.environment if run_a else None),
+                             _env_facts(run_b.environment if run_b else None)),
+        hardware=_compare("hardware", _hardware_facts(run_a.hardware if run_a else None),
+                          _hardware_facts(run_b.hardware if run_b else None)),
+        metrics=_compare("metrics", run_a.metrics if run_a else {},
+                         run_b.metrics if run_b else {}, deltas=True),
+        source_diff=source_diff, notes=notes,
+    )
+
+
+def _source(store: Store, mv: ModelVersion, run: Run | None, notes: list[str]) -> str | None:
+    digest = run.code.source_digest if run and run.code else None
+    if digest is None:
+        return None
+    try:
+        return store.read_blob(digest).decode("utf-8", errors="replace")
+    except (ModelverError, OSError):
+        notes.append(f"the function source of {mv.ref} ({digest[:19]}…) is not in the store")
+        return None
+
+
+def diff(store: Store, a: str, b: str) -> Diff:
+    """Compare ``a`` and ``b`` (``"name@ref"`` texts, e.g. ``"fraud@1.2.0"``,
+    ``"fraud@prod"``): how ``b``'s run differs from ``a``'s."""
+    versions = [store.resolve(*split_ref(text)) for text in (a, b)]
+    notes: list[str] = []
+    runs: list[Run | None] = []
+    for mv in versions:
+        run = store.get_run(mv.run_id) if mv.run_id else None
+        if run is None:
+            notes.append(f"{mv.ref} was registered directly: it has no run to compare")
+        runs.append(run)
+    source_diff = None
+    code_a, code_b = (r.code if r else None for r in runs)
+    if code_a and code_b and code_a.source_digest != code_b.source_digest:
+        src = [_source(store, mv, r, notes) for mv, r in zip(versions, runs, strict=True)]
+        if src[0] is not None and src[1] is not None:
+            source_diff = "".join(difflib.unified_diff(
+                src[0].splitlines(keepends=True), src[1].splitlines(keepends=True),
+                f"{versions[0].ref}:{code_a.function}", f"{versions[1].ref}:{code_b.function}",
+            )) or None
+    return compare_runs(versions[0], versions[1], runs[0], runs[1], source_diff, tuple(notes))

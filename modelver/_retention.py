@@ -1,0 +1,460 @@
+"""Retention: decide which versions' artifacts may be deleted (a pure plan), then apply it.
+
+A :class:`RetentionPolicy` keeps a version when any of its rules does: the newest
+``keep_last`` versions of each model, those created within ``keep_within``, those
+tagged with a key in ``keep_tagged``. Whatever the rules say, these are never
+deleted: a version an alias points to now (with ``keep_aliased``, the default), a
+held version, a version that ever served behind an alias until ``min_age`` has
+passed since it last did, and any blob a live version or run still names (blobs are
+shared by content).
+
+:meth:`RetentionPlan.apply` writes one tombstone per version into that model's
+hash-chained log, re-checking the protections inside the write transaction, then
+deletes each artifact no live record references. The version's record stays:
+``resolve`` and lineage still show it, marked deleted; ``load`` says when and why.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._errors import Conflict, InvalidName, NotFound, Protected
+from ._gc import GcReport, gc
+from ._log import Draft
+from ._names import check_name
+from ._records import Tombstone, utcnow
+from ._serde import unstructure
+from ._user import current_user
+
+if TYPE_CHECKING:
+    from ._index import Index
+    from ._store import Store
+
+__all__ = ["GcReport", "PlannedDeletion", "RetentionPlan", "RetentionPolicy", "gc",
+           "parse_duration", "plan_retention"]
+
+_DAY = 86400
+_UNITS = {"s": 1, "min": 60, "h": 3600, "d": _DAY, "w": 7 * _DAY, "mo": 30 * _DAY,
+          "y": 365 * _DAY}
+_DURATION = re.compile(r"\s*(\d+)\s*([a-z]+)\s*", re.ASCII)
+_SHOWN = 100  # lines of each list printed by str(plan)
+
+
+def parse_duration(value: timedelta | str | None, what: str = "duration") -> timedelta | None:
+    """``"90d"``, ``"12h"``, ``"7y"`` (units s, min, h, d, w, mo = 30d, y = 365d) or a
+    :class:`~datetime.timedelta`; ``"m"`` is refused as ambiguous."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        if value < timedelta(0):
+            raise InvalidName(f"{what} must not be negative, got {value}")
+        return value
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
+    if match is None or match.group(2) not in _UNITS:
+        hint = ("; 'm' is ambiguous: write 'min' for minutes or 'mo' for months"
+                if match is not None and match.group(2) == "m" else "")
+        raise InvalidName(f"{what} must be a duration like '90d', '12h' or '7y' (units s, min, "
+                          f"h, d, w, mo, y), not {value!r}{hint}")
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+def _show_duration(d: timedelta) -> str:
+    seconds = int(d.total_seconds())
+    for unit in ("y", "w", "d", "h", "min"):
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def _keep_last(_: Any, __: Any, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise InvalidName(f"keep_last must be None or an integer >= 0, not {value!r}")
+
+
+def _keep_within(value: timedelta | str | None) -> timedelta | None:
+    return parse_duration(value, "keep_within")
+
+
+def _min_age(value: timedelta | str | None) -> timedelta | None:
+    return parse_duration(value, "min_age")
+
+
+def _tag_keys(value: Iterable[str] | str) -> tuple[str, ...]:
+    keys = (value,) if isinstance(value, str) else tuple(value)
+    if not all(isinstance(k, str) and k for k in keys):
+        raise InvalidName(f"keep_tagged must be tag keys (strings), not {value!r}")
+    return keys
+
+
+@attrs.frozen
+class RetentionPolicy:
+    """Which versions to keep; every version no rule keeps may be deleted.
+
+    ``keep_last``: the newest N versions of each model (by version order).
+    ``keep_within``: versions created within this long (``"90d"``, a timedelta).
+    ``keep_aliased``: versions an alias points to now (default True).
+    ``keep_tagged``: versions with any of these tag keys.
+    ``min_age``: a version that ever served behind an alias is kept until this long
+    (``"7y"``) has passed since it last did (its last alias move, or its creation).
+    At least one of ``keep_last`` and ``keep_within`` is required.
+    """
+
+    keep_last: int | None = attrs.field(default=None, validator=_keep_last)
+    keep_within: timedelta | None = attrs.field(default=None, converter=_keep_within)
+    keep_aliased: bool = True
+    keep_tagged: tuple[str, ...] = attrs.field(default=(), converter=_tag_keys)
+    min_age: timedelta | None = attrs.field(default=None, converter=_min_age)
+
+    def __attrs_post_init__(self) -> None:
+        if self.keep_last is None and self.keep_within is None:
+            raise InvalidName("a retention policy needs keep_last or keep_within (use "
+                              "keep_last=0 to delete every version no other rule keeps)")
+
+    def __str__(self) -> str:
+        parts = []
+        if self.keep_last is not None:
+            parts.append(f"keep_last={self.keep_last}")
+        if self.keep_within is not None:
+            parts.append(f"keep_within={_show_duration(self.keep_within)}")
+        if self.keep_aliased:
+            parts.append("keep_aliased")
+        if self.keep_tagged:
+            parts.append(f"keep_tagged={','.join(self.keep_tagged)}")
+        if self.min_age is not None:
+            parts.append(f"min_age={_show_duration(self.min_age)}")
+        return ", ".join(parts)
+
+
+@attrs.frozen
+class PlannedDeletion:
+    """A version whose artifact the plan deletes, and the ``rule`` that decided it."""
+
+    name: str
+    version: str
+    digest: str
+    size: int
+    rule: str
+
+    @property
+    def ref(self) -> str:
+        """``name@version``."""
+        return f"{self.name}@{self.version}"
+
+
+@attrs.frozen(eq=False)
+class RetentionPlan:
+    """What a policy would delete and keep (with why), and the bytes that would free.
+
+    ``bytes_freed`` counts only blobs that no kept or other live version shares.
+    Making a plan deletes nothing; :meth:`apply` does.
+    """
+
+    policy: RetentionPolicy
+    name: str | None
+    planned_at: datetime
+    deletions: list[PlannedDeletion]
+    kept: list[tuple[str, str]]
+    bytes_freed: int
+    store: Store | None = attrs.field(default=None, repr=False)
+
+    def __str__(self) -> str:
+        scope = self.name or "every model"
+        lines = [f"retention plan for {scope} ({self.policy}): delete {len(self.deletions)} "
+                 f"version(s), keep {len(self.kept)}, free {self.bytes_freed:,} bytes"]
+        if self.deletions:
+            lines.append("delete")
+            lines += [f"  {d.ref}  {d.digest[:19]}…  {d.size:,} B  {d.rule}"
+                      for d in self.deletions[:_SHOWN]]
+            if len(self.deletions) > _SHOWN:
+                lines.append(f"  … and {len(self.deletions) - _SHOWN} more")
+        if self.kept:
+            lines.append("keep")
+            lines += [f"  {ref}  {why}" for ref, why in self.kept[:_SHOWN]]
+            if len(self.kept) > _SHOWN:
+                lines.append(f"  … and {len(self.kept) - _SHOWN} more")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """Jupyter: an escaped HTML table of deletions and kept versions."""
+        import html
+
+        e, td = html.escape, ("text-align:left;padding:1px 10px 1px 0;border-bottom:1px "
+                              "solid rgba(128,128,128,.25)")
+        rows = [(f"delete {d.ref}", f"{d.size:,}", d.rule) for d in self.deletions[:_SHOWN]]
+        rows += [(f"keep {ref}", "", why) for ref, why in self.kept[:_SHOWN]]
+        body = "".join("<tr>" + "".join(f'<td style="{td}">{e(x)}</td>' for x in row) + "</tr>"
+                       for row in rows)
+        return (f'<div style="color:inherit;font-size:12px"><div>{e(str(self).splitlines()[0])}'
+                f'</div><table style="border-collapse:collapse;color:inherit">{body}</table></div>')
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (what the CLI's ``--json`` prints)."""
+        return {"policy": str(self.policy), "name": self.name,
+                "planned_at": unstructure(self.planned_at), "bytes_freed": self.bytes_freed,
+                "deletions": [unstructure(d) for d in self.deletions],
+                "kept": [{"ref": r, "reason": why} for r, why in self.kept]}
+
+    def apply(self) -> list[Tombstone]:
+        """Write a tombstone for each planned deletion, then delete every artifact that
+        no live record references. Raises :class:`Protected` (before writing anything
+        where it can) if a planned version became aliased or held since planning."""
+        if self.store is None:
+            raise InvalidName("this plan has no store to apply to; make it with "
+                              "store.plan_retention(...)")
+        return _apply(self.store, self)
+
+
+# -- planning ----------------------------------------------------------------------
+
+
+def _parse_time(text: str) -> datetime:
+    from ._serde import _parse_time as parse
+
+    return parse(text)
+
+
+def _last_served(index: Index, name: str | None, now: datetime
+                 ) -> dict[tuple[str, str], datetime]:
+    """For each version ever behind an alias: when it last served there (``now`` if an
+    alias points at it now, else the last alias move to or away from it)."""
+    sql = ("SELECT name, to_version, json_extract(record, '$.from_version'), at "
+           "FROM alias_events")
+    rows = index.query(sql + " WHERE name = ?", (name,)) if name else index.query(sql)
+    last: dict[tuple[str, str], datetime] = {}
+    for n, to, frm, at in rows:
+        when = _parse_time(at)
+        for v in (to, frm):
+            if v is not None and ((n, v) not in last or last[(n, v)] < when):
+                last[(n, v)] = when
+    current = "SELECT name, version FROM aliases"
+    for n, v in index.query(current + " WHERE name = ?", (name,)) if name else index.query(
+            current):
+        last[(n, v)] = now
+    return last
+
+
+def plan_retention(store: Store, policy: RetentionPolicy, name: str | None = None, *,
+                   now: datetime | None = None) -> RetentionPlan:
+    """Which versions ``policy`` deletes (of ``name``, or of every model), and why.
+
+    Pure: reads the index only. ``now`` (default: the current time) is for tests.
+    """
+    if not isinstance(policy, RetentionPolicy):
+        raise InvalidName(f"expected a RetentionPolicy, not {type(policy).__name__}")
+    now = now or utcnow()
+    if name is not None:
+        name = check_name(name)
+        store.resolve(name, "latest", prereleases=True)  # NotFound, with suggestions
+    elif not store._readable():
+        return RetentionPlan(policy, None, now, [], [], 0, store)
+    index = store._index
+    args: tuple[str, ...] = (name,) if name else ()
+    # Newest first within each model, by version precedence; ranks count live versions.
+    rows = index.query(
+        "SELECT name, version, digest, created_at, json_extract(record, '$.size') FROM versions"
+        + (" WHERE name = ?" if name else "")
+        + " ORDER BY name, major DESC, minor DESC, patch DESC, pre, seq DESC", args)
+    tombs = set(index.query("SELECT name, version FROM tombstones"
+                            + (" WHERE name = ?" if name else ""), args))
+    special = _special(index, policy, name, now)
+    deletions: list[PlannedDeletion] = []
+    kept: list[tuple[str, str]] = []
+    kept_digests: set[str] = set()
+    keep_last = policy.keep_last if policy.keep_last is not None else -1
+    # ISO-8601 UTC texts, as the converter writes them, compare like the times they name.
+    cutoff, within = "\uffff", ""
+    if policy.keep_within is not None:
+        cutoff = unstructure(now - policy.keep_within)
+        within = f"keep_within={_show_duration(policy.keep_within)}"
+    rule = _rule(policy)
+    rank, current = 0, None
+    for n, v, digest, created, size in rows:
+        if tombs and (n, v) in tombs:
+            continue
+        if n == current:
+            rank += 1
+        else:
+            rank, current = 1, n
+        why = special.get((n, v))
+        last, recent = rank <= keep_last, created >= cutoff
+        if why is None and not last and not recent:
+            deletions.append(PlannedDeletion(n, v, digest, int(size or 0), rule.format(rank)))
+            continue
+        reasons = list(why or ())
+        if last:
+            reasons.append(f"keep_last={keep_last} (#{rank})")
+        if recent:
+            reasons.append(within)
+        kept.append((f"{n}@{v}", "; ".join(reasons)))
+        kept_digests.add(digest)
+    # With every model planned, the kept rows are all the live versions there are.
+    freed = ({d.digest for d in deletions} - kept_digests if name is None
+             else _unshared(index, deletions))
+    total = sum({d.digest: d.size for d in deletions if d.digest in freed}.values())
+    return RetentionPlan(policy, name, now, deletions, kept, total, store)
+
+
+def _special(index: Index, policy: RetentionPolicy, name: str | None, now: datetime
+             ) -> dict[tuple[str, str], list[str]]:
+    """The versions kept whatever their age or rank: held, aliased, served within
+    ``min_age``, tagged; each with why."""
+    args: tuple[str, ...] = (name,) if name else ()
+    only = " AND name = ?" if name else ""
+    why: dict[tuple[str, str], list[str]] = {}
+    for n, v, reason in index.query(
+            f"SELECT name, version, json_extract(record, '$.reason') FROM holds WHERE 1{only}",
+            args):
+        why.setdefault((n, v), []).append(f"held: {reason}")
+    if policy.keep_aliased:
+        aliases: dict[tuple[str, str], list[str]] = {}
+        for n, alias, v in index.query(
+                f"SELECT name, alias, version FROM aliases WHERE 1{only} ORDER BY alias", args):
+            aliases.setdefault((n, v), []).append(alias)
+        for key, names in aliases.items():
+            why.setdefault(key, []).append("alias " + ", ".join(names))
+    if policy.min_age is not None:
+        for key, served in _last_served(index, name, now).items():
+            if served + policy.min_age > now:
+                why.setdefault(key, []).append(
+                    f"served behind an alias until {served:%Y-%m-%d}: min_age="
+                    f"{_show_duration(policy.min_age)} not passed")
+    if policy.keep_tagged:
+        # instr() skips the untagged records (the index writes '"tags": {}') unparsed.
+        tagged: dict[tuple[str, str], str] = {}
+        for n, v, key in index.query(
+                "SELECT name, version, j.key FROM versions, json_each(record, '$.tags') j "
+                "WHERE instr(record, '\"tags\": {}') = 0 AND j.key IN (SELECT value FROM "
+                f"json_each(?)){only}", (json.dumps(list(policy.keep_tagged)), *args)):
+            tagged.setdefault((n, v), key)
+        for key_, tag in tagged.items():
+            why.setdefault(key_, []).append(f"tagged {tag!r}")
+    return why
+
+
+def _rule(policy: RetentionPolicy) -> str:
+    """The rule text of a deletion, with ``{}`` for its rank among its model's versions."""
+    parts = []
+    if policy.keep_last is not None:
+        parts.append(f"not among the last {policy.keep_last} (#{{}})")
+    if policy.keep_within is not None:
+        parts.append(f"older than {_show_duration(policy.keep_within)}")
+    return " and ".join(parts)
+
+
+def _code_blobs(index: Index) -> set[str]:
+    """Every blob a run's code record names (sources, module files, git diffs).
+
+    This reads every run, so only ``apply`` uses it: a model artifact byte-identical
+    to a source file is possible but rare, and a plan must stay fast.
+    """
+    rows = index.query("SELECT json_extract(record, '$.code.source_digest'), json_extract("
+                       "record, '$.code.module_digest'), json_extract(record, "
+                       "'$.code.diff_digest') FROM runs")
+    return {d for row in rows for d in row if d}
+
+
+def _unshared(index: Index, deletions: list[PlannedDeletion]) -> set[str]:
+    """The digests of ``deletions`` that no other live version names (by the digest index)."""
+    if not deletions:
+        return set()
+    gone = {(d.name, d.version) for d in deletions}
+    digests = {d.digest for d in deletions}
+    live = index.query(
+        "SELECT v.name, v.version, v.digest FROM versions v WHERE v.digest IN (SELECT value "
+        "FROM json_each(?)) AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.name = v.name "
+        "AND t.version = v.version)", (json.dumps(sorted(digests)),))
+    return digests - {d for n, v, d in live if (n, v) not in gone}
+
+
+# -- applying -------------------------------------------------------------------------
+
+
+def _protection(index: Index, name: str, version: str, policy: RetentionPolicy,
+                now: datetime) -> str | None:
+    """Why a version must not be deleted now, or None."""
+    row = index.one("SELECT json_extract(record, '$.reason') FROM holds WHERE name = ? AND "
+                    "version = ?", (name, version))
+    if row is not None:
+        return f"is held ({row[0]}); release it first"
+    if policy.keep_aliased:
+        aliases = [r[0] for r in index.query("SELECT alias FROM aliases WHERE name = ? AND "
+                                             "version = ?", (name, version))]
+        if aliases:
+            return f"is what {', '.join(f'{name}@{a}' for a in aliases)} points to"
+    if policy.min_age is not None:
+        served = _last_served(index, name, now).get((name, version))
+        if served is not None and served + policy.min_age > now:
+            return (f"served behind an alias until {served:%Y-%m-%d} and min_age="
+                    f"{_show_duration(policy.min_age)} has not passed")
+    return None
+
+
+def _apply(store: Store, plan: RetentionPlan) -> list[Tombstone]:
+    store._readable(plan.name)
+    index = store._index
+    blocked = [f"{d.ref} {why}" for d in plan.deletions
+               if (why := _protection(index, d.name, d.version, plan.policy, utcnow()))]
+    if blocked:
+        raise Protected("retention refused, nothing was deleted: " + "; ".join(blocked[:10])
+                        + (f" (and {len(blocked) - 10} more)" if len(blocked) > 10 else "")
+                        + ". Make a new plan")
+    tombstones: list[Tombstone] = []
+    done: list[PlannedDeletion] = []
+    try:
+        for d in plan.deletions:
+            tomb = Tombstone(at=utcnow(), reason=f"retention: {d.rule}", by=current_user(),
+                             rule=str(plan.policy))
+            store.backend.append(d.name, _tombstone_builder(d, tomb, plan, done))
+            tombstones.append(tomb)
+            done.append(d)
+    finally:
+        _delete_unreferenced(store, done)
+    return tombstones
+
+
+def _tombstone_builder(d: PlannedDeletion, tomb: Tombstone, plan: RetentionPlan,
+                       done: list[PlannedDeletion]) -> Callable[[Index], Draft]:
+    """The ``build`` of one tombstone append: it re-checks, inside the write
+    transaction, that the version is still there, not deleted, and not protected."""
+    def build(index: Index) -> Draft:
+        row = index.one("SELECT digest FROM versions WHERE name = ? AND version = ?",
+                        (d.name, d.version))
+        if row is None:
+            raise NotFound(f"{d.ref} is not in this store")
+        if index.one("SELECT 1 FROM tombstones WHERE name = ? AND version = ?",
+                     (d.name, d.version)):
+            raise Conflict(f"{d.ref} was already deleted by retention; make a new plan")
+        why = _protection(index, d.name, d.version, plan.policy, utcnow())
+        if why is not None:
+            applied = f"; already deleted: {', '.join(x.ref for x in done)}" if done else ""
+            raise Protected(f"{d.ref} {why} (it changed since the plan was made){applied}")
+        return Draft("tombstone", {"version": d.version, "digest": row[0],
+                                   "tombstone": unstructure(tomb)})
+    return build
+
+
+def _delete_unreferenced(store: Store, done: list[PlannedDeletion]) -> int:
+    """Delete the artifacts of ``done`` that no live record references; bytes freed.
+
+    The check and the delete run in one write transaction, so no version naming the
+    blob can be committed in between.
+    """
+    freed = 0
+    if not done:
+        return 0
+    index = store._index
+    code = _code_blobs(index)
+    with index.write():
+        for digest in sorted({d.digest for d in done}):
+            live = index.one("SELECT 1 FROM versions v WHERE v.digest = ? AND NOT EXISTS ("
+                             "SELECT 1 FROM tombstones t WHERE t.name = v.name AND "
+                             "t.version = v.version) LIMIT 1", (digest,))
+            if live is None and digest not in code:
+                freed += store.backend.delete_blob(digest)
+    return freed
