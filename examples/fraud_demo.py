@@ -6,6 +6,7 @@ can be run again and again; nothing outside a temporary folder is written.
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -43,6 +44,19 @@ def train(train_path: str, n_estimators: int = 100, max_depth: int = 6
                                    random_state=0).fit(x, y)
     modelver.log_metrics(train_accuracy=round(float(model.score(x, y)), 4),
                          fraud_rate=round(float(y.mean()), 4))
+    return model
+
+
+@modelver.versioned_training("fraud-eu", data=("path",), seed=42)
+def fine_tune(path: str, extra_trees: int = 50) -> RandomForestClassifier:
+    """Grow more trees on regional data, starting from the production model."""
+    # Inside a run, load() records fraud@prod as a parent. load() returns a cached,
+    # shared object, so copy it before changing it.
+    base = copy.deepcopy(modelver.load("fraud", "prod"))
+    data = np.loadtxt(path, delimiter=",", skiprows=1)
+    base.set_params(warm_start=True, n_estimators=base.n_estimators + extra_trees)
+    model = base.fit(data[:, :-1], data[:, -1])
+    modelver.log_metrics(train_accuracy=round(float(model.score(data[:, :-1], data[:, -1])), 4))
     return model
 
 
@@ -109,14 +123,27 @@ def main() -> None:
     """)
     subprocess.run([sys.executable, "-c", serve], check=True)
 
-    section("6. roll back prod, and read its history")
+    section("6. fine-tune an EU model from prod: lineage is recorded automatically")
+    eu_data = make_transactions(os.path.join(workdir, "eu.csv"), seed=3, rows=800)
+    fine_tune(eu_data)
+    eu = fine_tune.last_version
+    assert eu is not None
+    print(f"registered {eu.ref} with parents {eu.parents}")
+    graph = modelver.lineage("fraud-eu", "latest")
+    print(graph)
+    print("\nas Mermaid (paste into a GitHub comment to see it drawn):")
+    print(graph.to_mermaid())
+    trained_on = [mv.ref for mv in modelver.used_by(january)]
+    print(f"\nversions that used january.csv, directly or through a parent: {trained_on}")
+
+    section("7. roll back prod, and read its history")
     modelver.rollback("fraud", "prod", reason="false positives up in canary")
     for event in modelver.alias_history("fraud", "prod"):
         print(f"{event.at:%H:%M:%S} {event.kind:<8} {event.from_version or '-':>6} -> "
               f"{event.to_version:<6} by {event.by}: {event.reason}")
     print(f"prod is now {modelver.resolve('fraud', 'prod').ref}")
 
-    section("7. verify the store")
+    section("8. verify the store")
     report = store.verify()
     print(report)
     if not report.ok:

@@ -247,8 +247,9 @@ class Store:
 
         ``safe=True`` (or a store opened with ``safe=True``) refuses pickle-family
         formats, which can run code when loaded. Repeated loads of one artifact in a
-        process return the same object from a small in-memory cache. Inside an active
-        run, the loaded version is recorded as a parent of what that run registers.
+        process return the same object from a small in-memory cache (the last 8
+        artifacts), so copy a model before mutating it (``copy.deepcopy``). Inside an
+        active run, the loaded version is recorded as a parent of what that run registers.
         """
         from ._locking import locked_ref
         from ._run import current_run
