@@ -21,7 +21,7 @@ demo: $(VENV)/.demo-installed
 	$(BIN)/python examples/fraud_demo.py
 
 test: $(VENV)/.test-installed
-	$(BIN)/python -m ruff check modelver tests benchmarks examples
+	$(BIN)/python -m ruff check modelver tests benchmarks examples docs
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q
 

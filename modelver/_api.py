@@ -13,16 +13,16 @@ from ._run import current_run
 
 if TYPE_CHECKING:
     from ._diff import Diff
+    from ._lineage import Lineage
+    from ._lists import AliasHistory, RunList, VersionList
     from ._locking import LockFile
     from ._store import Store
     from ._transfer import TransferReport
-    from ._lists import AliasHistory, RunList, VersionList
-    from ._lineage import Lineage
 
 __all__ = [
-    "alias_history", "diff", "fingerprint", "get_run", "hold", "lineage", "load", "lock", "log_data",
-    "log_metrics", "log_params", "promote", "pull", "push", "register", "release", "resolve", "rollback",
-    "runs", "use_lock", "used_by", "versions",
+    "alias_history", "diff", "fingerprint", "get_run", "hold", "lineage", "load", "lock",
+    "log_data", "log_metrics", "log_params", "promote", "pull", "push", "register", "release",
+    "resolve", "rollback", "runs", "use_lock", "used_by", "versions",
 ]
 
 

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from ._store import Store
 
 __all__ = [
-    "LockEntry", "LockFile", "LockMove", "check_lock", "lock", "locked_ref", "read_lock", "use_lock",
-    "write_lock",
+    "LockEntry", "LockFile", "LockMove", "check_lock", "lock", "locked_ref", "read_lock",
+    "use_lock", "write_lock",
 ]
 
 LOCK_NAME = "modelver.lock"

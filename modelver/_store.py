@@ -37,10 +37,10 @@ from .backends import Backend, open_backend
 
 if TYPE_CHECKING:
     from ._diff import Diff
-    from ._lists import AliasHistory, RunList, VersionList
-    from ._transfer import TransferReport
     from ._lineage import Lineage
+    from ._lists import AliasHistory, RunList, VersionList
     from ._retention import GcReport, RetentionPlan, RetentionPolicy
+    from ._transfer import TransferReport
     from ._verify import VerifyReport
 
 __all__ = ["Store"]

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
+import tempfile
 import threading
 from typing import BinaryIO
 
-from .._blobs import BlobDir
+from .._blobs import BlobDir, hash_stream
+from .._errors import IntegrityError, ModelverError
 
 __all__ = ["BlobCache"]
 
@@ -50,14 +53,53 @@ class BlobCache:
         self.evict(keep=digest)
         return self.blobs.path(digest)
 
+    def temp_file(self) -> str:
+        """A new empty file beside the cache's blobs, for a download to land in."""
+        folder = os.path.join(self.blobs.root, "tmp")
+        os.makedirs(folder, exist_ok=True)
+        fd, path = tempfile.mkstemp(dir=folder, prefix="download-")
+        os.close(fd)
+        return path
+
+    def add_file(self, digest: str, path: str) -> str:
+        """Adopt a downloaded file (from :meth:`temp_file`) if it hashes to ``digest``.
+
+        The file is linked into place, not copied, so a large model is written to
+        disk once. The temporary name is left for the caller to remove.
+        """
+        with open(path, "rb") as f:
+            actual, _ = hash_stream(f)
+            os.fsync(f.fileno())
+        if actual != digest:
+            raise IntegrityError(f"downloaded blob hashes to {actual}, expected {digest}; "
+                                 "the remote copy is damaged: run `modelver verify`")
+        final = self.blobs.path(digest)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        os.chmod(path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        with contextlib.suppress(FileExistsError):  # another process cached it first
+            os.link(path, final)
+        self.evict(keep=digest)
+        return final
+
+    def _entries(self) -> list[tuple[float, int, str]]:
+        """(mtime, size, digest) of every cached blob, read with one scandir per folder."""
+        out = []
+        base = os.path.join(self.blobs.root, "sha256")
+        with contextlib.suppress(FileNotFoundError):
+            for sub in os.scandir(base):
+                if len(sub.name) != 2 or not sub.is_dir():
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    for f in os.scandir(sub.path):
+                        with contextlib.suppress(OSError):
+                            st = f.stat()
+                            out.append((st.st_mtime, st.st_size, f"sha256:{sub.name}{f.name}"))
+        return out
+
     def evict(self, keep: str | None = None) -> int:
         """Delete least-recently-used blobs until the cache fits; returns bytes freed."""
         with self._lock:
-            files = []
-            for digest in self.blobs.digests():
-                with contextlib.suppress(OSError):
-                    st = os.stat(self.blobs.path(digest))
-                    files.append((st.st_mtime, st.st_size, digest))
+            files = self._entries()
             total = sum(f[1] for f in files)
             freed = 0
             for _, size, digest in sorted(files):
@@ -65,6 +107,7 @@ class BlobCache:
                     break
                 if digest == keep:
                     continue
-                freed += self.blobs.delete(digest)
+                with contextlib.suppress(ModelverError):  # a stray file, not a blob
+                    freed += self.blobs.delete(digest)
                 total -= size
             return freed

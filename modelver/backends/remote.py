@@ -19,8 +19,10 @@ import contextlib
 import hashlib
 import os
 import posixpath
+import random
 import re
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
@@ -40,6 +42,10 @@ __all__ = ["RemoteBackend"]
 CHECKPOINT_EVERY = 256
 FETCH_AHEAD = 32
 MAX_RETRIES = 1000
+SMALL_BLOB = 1 << 20  # uploaded with put-if-absent directly, without asking first
+_READ_BATCH = 256
+BACKOFF_S = 0.01
+BACKOFF_MAX_S = 0.25
 
 
 _ENTRY_FILE = re.compile(r"[0-9]{12}\.json")
@@ -146,11 +152,13 @@ class RemoteBackend:
             for n in names:
                 self._sync_name(n)
 
-    def _sync_name(self, name: str) -> None:
-        """Probe the next entry (one small read when up to date), then fetch ahead.
+    def _sync_name(self, name: str, known: int = 0) -> None:
+        """Replay new entries of one model: probe the next one (a single small read
+        when up to date), then fetch ahead in growing parallel batches.
 
-        Checkpoints are read when the index has nothing of this model yet, or when it
-        turns out to be more than one fetch-ahead batch behind.
+        ``known`` says entries up to that number exist (a lost race showed it): they
+        are fetched in one batch and nothing beyond them is probed. Checkpoints are
+        read when the index has nothing of this model yet, or is far behind.
         """
         index = self.index
         seq, _ = index.head(name)
@@ -158,7 +166,10 @@ class RemoteBackend:
         if checkpoints_read:
             self._load_checkpoints(name, 0)
             seq, _ = index.head(name)
-        ahead = 1
+        if known and seq >= known:
+            return  # another process on this machine replayed them already
+        ahead = max(1, known - seq)
+        rounds = 0
         while True:
             paths = [self._entry_path(name, s) for s in range(seq + 1, seq + 1 + ahead)]
             found = self._fetch(paths)
@@ -169,22 +180,54 @@ class RemoteBackend:
                 batch.append(found[p].decode())
             applied = self._apply(name, batch)
             self._backfill_checkpoints(name, applied)
-            if len(batch) < len(paths):
-                return
-            if ahead == FETCH_AHEAD and not checkpoints_read:
-                checkpoints_read = True  # far behind: skip ahead by whole checkpoints
-                self._load_checkpoints(name, index.head(name)[0])
             seq, _ = index.head(name)
-            ahead = FETCH_AHEAD
+            if len(batch) < len(paths) or (known and seq >= known):
+                return
+            rounds += 1
+            if rounds >= 4 and not checkpoints_read:
+                checkpoints_read = True  # far behind: skip ahead by whole checkpoints
+                self._load_checkpoints(name, seq)
+                seq, _ = index.head(name)
+            # 1, 1, 2, 4 … 32: one behind is the common case, and costs one read more.
+            ahead = min(FETCH_AHEAD, 2 ** max(0, rounds - 1))
 
     def _fetch(self, paths: list[str]) -> dict[str, bytes]:
-        if len(paths) == 1:
+        """Read small files concurrently, one request each; missing files are left out.
+
+        fsspec's ``cat(list)`` first checks that every path exists (2-3 requests per
+        path on S3), and s3fs's ``cat_file`` asks for the size before it reads; on
+        the hot path of every sync, that tripled the round trips.
+        """
+        fs = self.fs
+        kwargs: dict[str, Any] = {"max_concurrency": 1} if _is_s3(fs) else {}
+        if not getattr(fs, "async_impl", False):
+            found: dict[str, bytes] = {}
+            for p in paths:
+                with contextlib.suppress(FileNotFoundError):
+                    found[p] = fs.cat_file(p, **kwargs)
+            return found
+        import asyncio
+
+        from fsspec.asyn import sync
+
+        async def one(path: str) -> bytes | None:
             try:
-                return {paths[0]: self.fs.cat_file(paths[0])}
+                data: bytes = await fs._cat_file(path, **kwargs)
             except FileNotFoundError:
-                return {}
-        found: dict[str, bytes] = self.fs.cat(paths, on_error="omit")
-        return found
+                return None
+            return data
+
+        async def every() -> dict[str, bytes]:
+            out: dict[str, bytes] = {}
+            for i in range(0, len(paths), _READ_BATCH):
+                chunk = paths[i:i + _READ_BATCH]
+                for p, data in zip(chunk, await asyncio.gather(*map(one, chunk)), strict=True):
+                    if data is not None:
+                        out[p] = data
+            return out
+
+        result: dict[str, bytes] = sync(fs.loop, every)
+        return result
 
     def _apply(self, name: str, texts: list[str]) -> list[Entry]:
         """Add entries that follow the index's head; returns those newly added."""
@@ -229,7 +272,7 @@ class RemoteBackend:
         wanted = [(last, f) for last, f in self._checkpoints(name) if last > seq]
         if not wanted:
             return
-        blobs = self.fs.cat([f for _, f in wanted], on_error="omit")
+        blobs = self._fetch([f for _, f in wanted])
         for _, f in wanted:
             if f not in blobs:
                 return
@@ -284,44 +327,58 @@ class RemoteBackend:
             return self._append(name, build)
 
     def _append(self, name: str, build: Build) -> Entry:
+        """Optimistic concurrency: build on the local index and try to create the next
+        entry. Losing the race (the entry exists) is how a writer learns it is behind;
+        it fetches what it missed and tries again. So an up-to-date writer appends in
+        one request and a writer that lost a race pays one read for the entry it lost to.
+        """
         by = current_user()
         index = self.index
-        for _ in range(MAX_RETRIES):
-            self._sync_name(name)
+        fresh = False  # whether the index was just brought fully up to date
+        for attempt in range(MAX_RETRIES):
             # The head is read before ``build`` looks at the index: other processes on
             # this machine may replay newer entries into the shared index meanwhile, and
             # the draft must be placed right after the state it was built from (if that
             # state is already outdated, the exclusive create below fails and we retry).
             seq, prev = index.head(name)
-            draft = build(index)
+            try:
+                draft = build(index)
+            except ModelverError:
+                if fresh:
+                    raise
+                self._sync_name(name)  # a stale index must not decide a refusal
+                fresh = True
+                continue
             entry = seal(name, seq + 1, prev, draft, by)
             path = self._entry_path(name, entry.seq)
             try:
                 created = create_exclusive(self.fs, path, entry.text.encode())
             except (OSError, StoreError) as exc:
                 created = self._was_ours(path, entry, exc)
-            if not created:
-                # Lost the race, unless a retry of our own request (inside s3fs or
-                # botocore, after a lost response) is what got there first.
-                self._sync_name(name)
-                if not index.has_entry_id(entry.id):
-                    continue
+            if created:
+                self._apply(name, [entry.text])
+                if entry.seq % CHECKPOINT_EVERY == 0:
+                    self._write_checkpoint(name, entry.seq)
                 return entry
-            self._apply(name, [entry.text])
-            if entry.seq % CHECKPOINT_EVERY == 0:
-                self._write_checkpoint(name, entry.seq)
-            return entry
+            # Lost the race: back off a random while so that the losers spread out,
+            # then read what won (and, after several losses, everything else new).
+            time.sleep(random.uniform(0, min(BACKOFF_MAX_S, BACKOFF_S * 2 ** attempt)))  # noqa: S311
+            many = attempt >= 3 or seq == 0  # a new machine, or far behind: read it all
+            self._sync_name(name, known=0 if many else seq + 1)
+            fresh = many
+            if index.has_entry_id(entry.id):
+                return entry  # a retry of our own request (in s3fs or botocore) got there
         raise StoreError(f"gave up appending to {name!r} after {MAX_RETRIES} lost races")
 
     def _was_ours(self, path: str, entry: Entry, exc: BaseException) -> bool:
         """After an error, whether our entry landed anyway (a lost response)."""
         try:
-            text = self.fs.cat_file(path).decode()
-        except FileNotFoundError:
-            raise StoreError(f"could not write {path}: {exc}") from exc
+            found = self._fetch([path])
         except _transport_errors():
+            found = {}
+        if path not in found:
             raise StoreError(f"could not write {path}: {exc}") from exc
-        return parse(text).id == entry.id
+        return parse(found[path].decode()).id == entry.id
 
     def log(self, name: str) -> Iterator[Entry]:
         """The remote chain of ``name``, read from the filesystem itself."""
@@ -330,7 +387,7 @@ class RemoteBackend:
                            if _ENTRY_FILE.fullmatch(posixpath.basename(f)))
         except FileNotFoundError:
             return
-        texts = self.fs.cat(files, on_error="omit")
+        texts = self._fetch(files)
         for f in files:
             if f in texts:
                 yield parse(texts[f].decode())
@@ -370,16 +427,16 @@ class RemoteBackend:
         return digest, size
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
-        """Upload bytes unless the store has them already."""
+        """Upload bytes unless the store has them already.
+
+        Small blobs go up with put-if-absent in one request (an existing blob holds the
+        same bytes); large ones are looked for first, so they are never sent twice.
+        """
         self._check_writable()
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         with _unreachable_as(StoreError, f"cannot upload to {self.uri!r}"):
-            if not self.has_blob(digest):
-                key = self._blob_key(digest)
-                if {"file", "local"} & _protocols(self.fs):
-                    create_exclusive(self.fs, key, data)
-                else:
-                    self.fs.pipe_file(key, data)
+            if len(data) <= SMALL_BLOB or not self.has_blob(digest):
+                create_exclusive(self.fs, self._blob_key(digest), data)
         return digest, len(data)
 
     def has_blob(self, digest: str) -> bool:
@@ -395,13 +452,18 @@ class RemoteBackend:
         cached = self.cache.get(digest)
         if cached is not None:
             return cached
-        with _unreachable_as(StoreError, f"cannot download {digest} from {self.uri!r}"):
-            try:
-                with self.fs.open(self._blob_key(digest), "rb") as f:
-                    return self.cache.add(digest, f)
-            except FileNotFoundError:
-                raise NotFound(f"artifact {digest} is missing from {self.uri!r}; run "
-                               "`modelver verify`") from None
+        tmp = self.cache.temp_file()
+        try:
+            with _unreachable_as(StoreError, f"cannot download {digest} from {self.uri!r}"):
+                try:  # one GET for a small blob (open() would ask for its size first);
+                    self.fs.get_file(self._blob_key(digest), tmp)  # parallel ranges if large
+                except FileNotFoundError:
+                    raise NotFound(f"artifact {digest} is missing from {self.uri!r}; run "
+                                   "`modelver verify`") from None
+            return self.cache.add_file(digest, tmp)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
     def discard_cached(self, digest: str) -> bool:
         """Drop this machine's cached copy of a blob (say, after it failed its digest
@@ -451,3 +513,7 @@ class RemoteBackend:
 def _protocols(fs: Any) -> set[str]:
     proto = fs.protocol
     return set(proto if isinstance(proto, (tuple, list)) else (proto,))
+
+
+def _is_s3(fs: Any) -> bool:
+    return bool({"s3", "s3a"} & _protocols(fs))
