@@ -277,6 +277,12 @@ class Store:
         with open(path, "rb") as f:
             data = f.read()
         actual = "sha256:" + hashlib.sha256(data).hexdigest()
+        if actual != mv.digest and self.backend.discard_cached(mv.digest):
+            # This machine's cached copy was damaged: drop it and download it once more.
+            path = self.backend.blob_path(mv.digest)
+            with open(path, "rb") as f:
+                data = f.read()
+            actual = "sha256:" + hashlib.sha256(data).hexdigest()
         if actual != mv.digest:
             raise IntegrityError(f"artifact of {mv.ref} is corrupted: it hashes to {actual}, "
                                  f"the record says {mv.digest}. Run `modelver verify`")

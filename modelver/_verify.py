@@ -124,7 +124,14 @@ def verify_store(store: Store, *, head: str | None = None, blobs: bool = True) -
     backend = store.backend
     if not backend.exists():
         return VerifyReport(0, 0, combined_head({}), [])
-    backend.sync()
+    try:
+        backend.sync()
+    except OSError as exc:
+        from ._errors import StoreError
+
+        if isinstance(exc, StoreError):
+            raise
+        raise StoreError(f"cannot verify {store.uri!r}: it cannot be reached ({exc})") from exc
     key = signing_key()
     replay = Index(":memory:")
     heads: dict[str, tuple[int, str]] = {}

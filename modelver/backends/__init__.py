@@ -79,6 +79,9 @@ class Backend(Protocol):
     def rehash_blob(self, digest: str) -> str:
         """The actual sha256 of a stored blob, read from the backend itself."""
 
+    def discard_cached(self, digest: str) -> bool:
+        """Drop this machine's cached copy of a blob; False where there is no cache."""
+
     def close(self) -> None:
         """Release connections and files."""
 

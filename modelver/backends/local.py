@@ -111,6 +111,10 @@ class LocalBackend:
         """Re-hash the blob file."""
         return self.blobs.rehash(digest)
 
+    def discard_cached(self, digest: str) -> bool:
+        """A local store has no cache: its blob folder is the store itself."""
+        return False
+
     def close(self) -> None:
         """Close the database connection."""
         if self._index is not None:

@@ -6,11 +6,15 @@ Layout under the store's prefix::
     checkpoints/<name>/000000000256.jsonl   entries 1..256 bundled, for new readers
     blobs/sha256/ab/cdef…               content-addressed artifacts and code blobs
 
-Writers sync their local index, build the next entry, and create it with an
-exclusive put; a writer that loses the race re-reads and rebuilds (re-allocating
-its version). Each entry's unique id lets a retry after a lost response recognize
-its own entry. Readers keep a local SQLite index that replays only entries it has
-not seen, fetching ahead in parallel and starting from checkpoints.
+Writers build the next entry on their local index and create it with an exclusive
+put (one request when the index is current); a writer that loses the race reads the
+entry that won, backs off a random while, and rebuilds (re-allocating its version).
+Each entry's unique id lets a retry after a lost response recognize its own entry.
+Readers keep a local SQLite index that replays only entries it has not seen: one
+small read when up to date, parallel reads ahead when behind, and checkpoints for a
+new or far-behind reader. Listings are always fresh (fsspec caches them), and
+transport errors become ``ConnectionError`` on reads (so a store can answer from its
+index with a warning) and ``StoreError`` everywhere else.
 """
 
 from __future__ import annotations
@@ -148,7 +152,7 @@ class RemoteBackend:
         store cannot be reached, so that reads can go on from the index with a warning.
         """
         with _unreachable_as(ConnectionError, f"cannot reach {self.uri!r}"):
-            names = [name] if name is not None else self.log_names()
+            names = [name] if name is not None else self._log_names()
             for n in names:
                 self._sync_name(n)
 
@@ -382,18 +386,23 @@ class RemoteBackend:
 
     def log(self, name: str) -> Iterator[Entry]:
         """The remote chain of ``name``, read from the filesystem itself."""
-        try:
-            files = sorted(f for f in self._ls(self._p("log", check_name(name)))
-                           if _ENTRY_FILE.fullmatch(posixpath.basename(f)))
-        except FileNotFoundError:
-            return
-        texts = self._fetch(files)
+        with _unreachable_as(StoreError, f"cannot read the log of {name!r} in {self.uri!r}"):
+            try:
+                files = sorted(f for f in self._ls(self._p("log", check_name(name)))
+                               if _ENTRY_FILE.fullmatch(posixpath.basename(f)))
+            except FileNotFoundError:
+                return
+            texts = self._fetch(files)
         for f in files:
             if f in texts:
                 yield parse(texts[f].decode())
 
     def log_names(self) -> list[str]:
         """Every model with a remote log."""
+        with _unreachable_as(StoreError, f"cannot list {self.uri!r}"):
+            return self._log_names()
+
+    def _log_names(self) -> list[str]:
         try:
             listed = self._ls(self._p("log"))
         except FileNotFoundError:
@@ -488,10 +497,11 @@ class RemoteBackend:
 
     def blob_digests(self) -> Iterator[str]:
         """Every blob in the store."""
-        try:
-            files = self.fs.find(self._p("blobs", "sha256"))
-        except FileNotFoundError:
-            return
+        with _unreachable_as(StoreError, f"cannot list the blobs of {self.uri!r}"):
+            try:
+                files = self.fs.find(self._p("blobs", "sha256"))
+            except FileNotFoundError:
+                return
         for f in sorted(files):
             parts = f.rstrip("/").split("/")
             digest = f"sha256:{parts[-2]}{parts[-1]}"
@@ -500,7 +510,8 @@ class RemoteBackend:
 
     def rehash_blob(self, digest: str) -> str:
         """Hash a blob's bytes as the store holds them."""
-        with self.fs.open(self._blob_key(digest), "rb") as f:
+        with _unreachable_as(StoreError, f"cannot read {digest} from {self.uri!r}"), \
+                self.fs.open(self._blob_key(digest), "rb") as f:
             return hash_stream(f)[0]
 
     def close(self) -> None:
