@@ -37,3 +37,24 @@ def test_short_work_draws_nothing(capsys: pytest.CaptureFixture[str],
 def test_it_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODELVER_PROGRESS", "0")
     assert not _progress.enabled()
+
+
+def test_a_remote_upload_and_download_report_progress(
+        tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+
+    import modelver
+
+    monkeypatch.setenv("MODELVER_PROGRESS", "1")
+    monkeypatch.setattr(_progress, "DELAY_S", 0.0)
+    monkeypatch.setattr(_progress, "_INTERVAL_S", 0.0)
+    model = tmp_path / "weights.bin"  # type: ignore[operator]
+    model.write_bytes(b"w" * 300_000)
+    uri = f"memory://team-{uuid.uuid4().hex}"
+    store = modelver.open(uri)
+    store.register("fraud", model)
+    assert "uploading sha256:" in capsys.readouterr().err
+    store.backend.discard_cached(store.resolve("fraud").digest)
+    store.load("fraud")
+    assert "downloading sha256:" in capsys.readouterr().err

@@ -428,11 +428,13 @@ class RemoteBackend:
                 if {"file", "local"} & _protocols(self.fs):
                     tmp = self._p("tmp", uuid.uuid4().hex)
                     self.fs.makedirs(posixpath.dirname(tmp), exist_ok=True)
-                    self.fs.put_file(path, tmp)
+                    with _progress(f"uploading {digest[:19]}") as callback:
+                        self.fs.put_file(path, tmp, callback=callback)
                     self.fs.makedirs(posixpath.dirname(key), exist_ok=True)
                     self.fs.mv(tmp, key)
                 else:
-                    self.fs.put_file(path, key)
+                    with _progress(f"uploading {digest[:19]}") as callback:
+                        self.fs.put_file(path, key, callback=callback)
         return digest, size
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
@@ -465,7 +467,8 @@ class RemoteBackend:
         try:
             with _unreachable_as(StoreError, f"cannot download {digest} from {self.uri!r}"):
                 try:  # one GET for a small blob (open() would ask for its size first);
-                    self.fs.get_file(self._blob_key(digest), tmp)  # parallel ranges if large
+                    with _progress(f"downloading {digest[:19]}") as callback:
+                        self.fs.get_file(self._blob_key(digest), tmp, callback=callback)
                 except FileNotFoundError:
                     raise NotFound(f"artifact {digest} is missing from {self.uri!r}; run "
                                    "`modelver verify`") from None
@@ -528,3 +531,25 @@ def _protocols(fs: Any) -> set[str]:
 
 def _is_s3(fs: Any) -> bool:
     return bool({"s3", "s3a"} & _protocols(fs))
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Any]:
+    """An fsspec callback that draws a progress line for transfers over two seconds."""
+    from fsspec.callbacks import Callback
+
+    from .._progress import Progress
+
+    progress = Progress(label)
+
+    class _Line(Callback):  # type: ignore[misc]
+        def call(self, *args: Any, **kwargs: Any) -> None:
+            progress.total = self.size
+            step = (self.value or 0) - progress.done
+            if step > 0:
+                progress.update(step)
+
+    try:
+        yield _Line()
+    finally:
+        progress.close()
