@@ -97,7 +97,7 @@ def _previous_target(index: Index, name: str, alias: str, now: str | None) -> st
                 stack.pop()
             if not stack:
                 stack.append(ev["to_version"])
-        else:
+        elif not stack or stack[-1] != ev["to_version"]:  # re-promoting is no new step
             stack.append(ev["to_version"])
     stack.pop()  # the current target
     while stack and stack[-1] in deleted:

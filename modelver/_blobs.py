@@ -75,6 +75,7 @@ class BlobDir:
         """Store bytes; returns their digest and size."""
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         if self.has(digest):
+            self.touch(digest)
             return digest, len(data)
         import io
 
@@ -97,13 +98,20 @@ class BlobDir:
                 raise IntegrityError(f"blob content hashes to {digest}, expected {expected}")
             final = self.path(digest)
             os.makedirs(os.path.dirname(final), exist_ok=True)
-            with contextlib.suppress(FileExistsError):
+            try:
                 os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-                os.link(tmp, final)  # atomic publish; an existing blob is the same bytes
+                os.link(tmp, final)  # atomic publish
+            except FileExistsError:  # an existing blob is the same bytes
+                self.touch(digest)
             return digest, size
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+    def touch(self, digest: str) -> None:
+        """Mark a blob as just written, so ``gc``'s grace period covers its new user."""
+        with contextlib.suppress(OSError):
+            os.utime(self.path(digest))
 
     def open(self, digest: str) -> BinaryIO:
         """Open a blob for reading; ``NotFound`` if it is missing."""

@@ -81,11 +81,26 @@ def _tar_folder(path: str) -> str:
         info.uname = info.gname = ""
         return info
 
-    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
-        for root, dirs, files in os.walk(path):
+    # Symlinks are followed (a Hugging Face snapshot is all links into a blob folder):
+    # the artifact holds the bytes they point to, and a link loop is refused.
+    seen_dirs: set[str] = set()
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT, dereference=True) as tar:
+        for root, dirs, files in os.walk(path, followlinks=True):
+            real = os.path.realpath(root)
+            if real in seen_dirs:
+                os.unlink(out)
+                raise ModelverError(f"cannot register {path!r}: the folder {root!r} links "
+                                    "back into itself")
+            seen_dirs.add(real)
             dirs.sort()
+            if root != path and not files and not dirs:
+                tar.add(root, arcname=os.path.relpath(root, path), recursive=False,
+                        filter=clean)
             for fname in sorted(files):
                 full = os.path.join(root, fname)
+                if not os.path.exists(full):
+                    os.unlink(out)
+                    raise ModelverError(f"cannot register {path!r}: {full!r} is a broken link")
                 tar.add(full, arcname=os.path.relpath(full, path), recursive=False, filter=clean)
     return out
 
@@ -131,14 +146,25 @@ def _extract(data: bytes, target: str) -> Path:
     parent = os.path.dirname(target)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=parent, prefix=".extract-")
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(tmp, filter="data")
-        else:  # pragma: no cover - Python < 3.10.12 has no extraction filters
-            for member in tar.getmembers():
-                if member.name.startswith(("/", "..")) or ".." in member.name.split("/"):
-                    raise IntegrityError(f"folder artifact has an unsafe path {member.name!r}")
-            tar.extractall(tmp)  # noqa: S202 - members checked above
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            for member in tar.getmembers():  # modelver writes only files and folders
+                unsafe = member.name.startswith("/") or ".." in member.name.split("/")
+                if unsafe or not (member.isfile() or member.isdir()):
+                    raise IntegrityError(f"folder artifact has an unsafe member "
+                                         f"{member.name!r}; it was not written by modelver")
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(tmp, filter="data")
+            else:  # pragma: no cover - Python < 3.10.12 has no extraction filters
+                tar.extractall(tmp)  # noqa: S202 - every member checked above
+    except tarfile.TarError as exc:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise IntegrityError(f"folder artifact cannot be unpacked: {exc}") from None
+    for root, _, files in os.walk(tmp):  # the extracted model is read-only, like its blob
+        for fname in files:
+            os.chmod(os.path.join(root, fname), 0o444)
     try:
         os.rename(tmp, target)
     except OSError:  # another process extracted it first

@@ -79,20 +79,30 @@ def gc(store: Store, *, dry_run: bool = False, grace_s: float = 3600.0) -> GcRep
     referenced = referenced_blobs(store._index)
     sizes = dict(store._index.query("SELECT digest, json_extract(record, '$.size') FROM "
                                     "versions"))
-    deleted, recent = [], []
+    deleted, recent, candidates = [], [], []
     freed = 0
     now = time.time()
     for digest in sorted(set(store.backend.blob_digests()) - referenced.keys()):
         mtime = _blob_mtime(store, digest)
         if grace_s > 0 and (mtime is None or now - mtime < grace_s):
             recent.append(digest)
-            continue
-        deleted.append(digest)
-        if not dry_run:
-            freed += store.backend.delete_blob(digest)
         else:
+            candidates.append(digest)
+    if dry_run:
+        for digest in candidates:
             stat = _stat(store, digest)
             freed += stat.st_size if stat is not None else int(sizes.get(digest) or 0)
+        deleted = candidates
+    elif candidates:
+        # Check again with the log current and registrations held off (a local store's
+        # write lock): a version committed since the first look may name a candidate.
+        store.backend.sync()
+        with store._index.write():
+            still = referenced_blobs(store._index)
+            for digest in candidates:
+                if digest not in still:
+                    freed += store.backend.delete_blob(digest)
+                    deleted.append(digest)
     temporaries: list[str] = []
     blobs: Any = getattr(store.backend, "blobs", None)
     if not dry_run and callable(getattr(blobs, "remove_temporaries", None)):

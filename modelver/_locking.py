@@ -77,8 +77,25 @@ def write_lock(path: str, entries: Iterable[LockEntry]) -> LockFile:
     return LockFile(os.path.abspath(path), models)
 
 
+_PARSED: dict[str, tuple[int, LockFile]] = {}
+
+
 def read_lock(path: str) -> LockFile:
-    """Parse a lock file; a malformed one raises ``InvalidName`` saying where."""
+    """Parse a lock file (cached while its mtime holds); a malformed one raises
+    ``InvalidName`` saying where."""
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        mtime = -1
+    cached = _PARSED.get(path)
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    lock = _parse_lock(path)
+    _PARSED[path] = (mtime, lock)
+    return lock
+
+
+def _parse_lock(path: str) -> LockFile:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10

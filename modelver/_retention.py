@@ -248,11 +248,13 @@ def plan_retention(store: Store, policy: RetentionPolicy, name: str | None = Non
     if not isinstance(policy, RetentionPolicy):
         raise InvalidName(f"expected a RetentionPolicy, not {type(policy).__name__}")
     now = now or utcnow()
+    # Blobs are shared across models, so every model's log must be current to know
+    # which artifacts another model still needs.
+    if not store._readable():
+        return RetentionPlan(policy, None, now, [], [], 0, store)
     if name is not None:
         name = check_name(name)
         store.resolve(name, "latest", prereleases=True)  # NotFound, with suggestions
-    elif not store._readable():
-        return RetentionPlan(policy, None, now, [], [], 0, store)
     index = store._index
     args: tuple[str, ...] = (name,) if name else ()
     # Newest first within each model, by version precedence; ranks count live versions.
@@ -396,7 +398,7 @@ def _protection(index: Index, name: str, version: str, policy: RetentionPolicy,
 
 
 def _apply(store: Store, plan: RetentionPlan) -> list[Tombstone]:
-    store._readable(plan.name)
+    store._readable()  # every model: another one may share a blob
     index = store._index
     blocked = [f"{d.ref} {why}" for d in plan.deletions
                if (why := _protection(index, d.name, d.version, plan.policy, utcnow()))]
@@ -448,6 +450,7 @@ def _delete_unreferenced(store: Store, done: list[PlannedDeletion]) -> int:
     freed = 0
     if not done:
         return 0
+    store.backend.sync()  # a version of any model registered since may use these blobs
     index = store._index
     code = _code_blobs(index)
     with index.write():

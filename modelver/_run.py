@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._errors import CaptureError, ModelverError
+from ._errors import CaptureError, Conflict, InvalidName, VersionExists
 from ._records import CodeInfo, DataFingerprint, ModelVersion, Run, Seeds, utcnow
 
 if TYPE_CHECKING:
@@ -98,8 +98,8 @@ class ActiveRun:
         """Run one capture step; a failure warns (or raises when strict) and gives ``default``."""
         try:
             return fn()
-        except ModelverError:
-            raise
+        except (InvalidName, VersionExists, Conflict):
+            raise  # the caller's own input is wrong: say so whatever the mode
         except Exception as exc:
             message = f"modelver could not record {what}: {type(exc).__name__}: {exc}"
             if self.strict:
@@ -112,10 +112,10 @@ class ActiveRun:
 
     def log_params(self, **params: Any) -> None:
         """Record hyperparameters (JSON values; others by type and fingerprint)."""
-        from .capture.params import json_value
+        from .capture.params import json_value, redact
 
         with self._lock:
-            self.params.update({k: json_value(v) for k, v in params.items()})
+            self.params.update({k: json_value(redact(k, v)) for k, v in params.items()})
 
     def log_metrics(self, **metrics: Any) -> None:
         """Record metrics (numbers, or JSON values)."""
@@ -217,6 +217,13 @@ class ActiveRun:
                 lambda: self.store.record_run(record, model, version=version, bump=bump,
                                               parents=parents, tags=tags), None)
             return self.version
+        except Exception as exc:
+            if error is None:
+                raise
+            # The user's own exception is what propagates; never replace it with ours.
+            warnings.warn(f"modelver could not record the failed run {self.id}: "
+                          f"{type(exc).__name__}: {exc}", CaptureWarning, stacklevel=3)
+            return None
         finally:
             if self._token is not None:
                 _CURRENT.reset(self._token)

@@ -152,6 +152,8 @@ class Store:
         exact = normalize(version) if version is not None else None
         parent_refs = sorted({self._parent_ref(p) for p in parents} | set(
             run.parents if run else ()))
+        if tags is not None and not isinstance(tags, Mapping):
+            raise InvalidName(f"tags must be a mapping of str to str, not {type(tags).__name__}")
         tag_map = {str(k): str(v) for k, v in (tags or {}).items()}
         result: list[ModelVersion] = []
 
@@ -230,6 +232,8 @@ class Store:
         alias pointed at that time.
         """
         name = check_name(name)
+        if at is not None and not isinstance(at, datetime):
+            raise InvalidName(f"at= must be a datetime, not {type(at).__name__}")
         if self.backend.exists() and _is_exact(ref) and at is None:
             # An exact version or full digest never changes: no network if already known.
             try:
@@ -255,7 +259,9 @@ class Store:
         from ._run import current_run
 
         name = check_name(name)
-        pinned = locked_ref(name, ref)
+        # A lock pins movable references (aliases, latest, specifiers); an exact
+        # version or digest already says exactly what to load.
+        pinned = None if _is_exact(ref) else locked_ref(name, ref)
         mv = self.resolve(name, pinned.version if pinned else ref)
         if pinned is not None and pinned.digest and pinned.digest != mv.digest:
             raise IntegrityError(f"{mv.ref} has digest {mv.digest} but the lock pins "
@@ -274,8 +280,12 @@ class Store:
                 self._loaded.move_to_end(mv.digest)
                 return self._loaded[mv.digest]
         path = self.backend.blob_path(mv.digest)
-        with open(path, "rb") as f:
-            data = f.read()
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise NotFound(f"the artifact of {mv.ref} ({mv.digest}) is missing from "
+                           f"{self.uri!r}; run `modelver verify`") from None
         actual = "sha256:" + hashlib.sha256(data).hexdigest()
         if actual != mv.digest and self.backend.discard_cached(mv.digest):
             # This machine's cached copy was damaged: drop it and download it once more.
@@ -334,7 +344,9 @@ class Store:
             where.append("status = ?")
             params.append(status)
         sql = "SELECT record FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY started_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise InvalidName(f"limit must be a non-negative int, not {limit!r}")
+        sql += " ORDER BY started_at DESC" + (f" LIMIT {limit}" if limit else "")
         return RunList(structure(json.loads(r[0]), Run) for r in self._index.query(sql, params))
 
     def get_run(self, run_id: str) -> Run:

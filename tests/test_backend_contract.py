@@ -199,3 +199,23 @@ def test_a_blob_reads_back_and_rehashes_to_its_digest(store: modelver.Store) -> 
     assert len(data) == mv.size
     assert store.backend.rehash_blob(mv.digest) == mv.digest
     assert store.read_blob(mv.digest) == data
+
+
+def test_signed_remote_entries_verify_and_forged_ones_are_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+
+    monkeypatch.setenv("MODELVER_SIGNING_KEY", "team-secret")
+    uri = f"memory://signed-{uuid.uuid4().hex}"
+    store = modelver.open(uri)
+    store.register("m", b"good")
+    store.register("m", b"evil")
+    store.promote("m", "0.1.0", "prod")
+    assert store.verify().ok
+    monkeypatch.delenv("MODELVER_SIGNING_KEY")  # someone with bucket access, not the key
+    monkeypatch.setenv("MODELVER_CACHE", str(tmp_path / "forger"))
+    modelver.open(uri).promote("m", "0.1.1", "prod")  # an unsigned entry
+    monkeypatch.setenv("MODELVER_SIGNING_KEY", "team-secret")
+    monkeypatch.setenv("MODELVER_CACHE", str(tmp_path / "server"))
+    with pytest.raises(modelver.IntegrityError, match="not signed"):
+        modelver.open(uri).load("m", "prod")

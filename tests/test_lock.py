@@ -86,3 +86,10 @@ def test_a_malformed_lock_file_says_so(tmp_path: Path) -> None:
     bad.write_text("[models.fraud\n")
     with pytest.raises(modelver.InvalidName, match="not valid TOML"):
         modelver.use_lock(str(bad))
+
+
+def test_an_exact_version_is_loaded_as_asked_even_with_a_lock(store: modelver.Store,
+                                                             moved: Path) -> None:
+    modelver.use_lock(str(moved))
+    assert modelver.load("fraud", "2.0.0") == {"v": 2}
+    assert modelver.load("fraud", store.resolve("fraud", "2.0.0").digest) == {"v": 2}

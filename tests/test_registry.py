@@ -148,3 +148,12 @@ def test_module_functions_use_the_default_store(store: modelver.Store) -> None:
     modelver.promote("churn", "0.1.0", "staging")
     assert modelver.load("churn", "staging") == [1, 2]
     assert [e.to_version for e in modelver.alias_history("churn", "staging")] == ["0.1.0"]
+
+
+def test_promoting_the_same_version_twice_does_not_trap_rollback(
+        store: modelver.Store) -> None:
+    _three(store)
+    store.promote("fraud", "0.1.0", "prod")
+    store.promote("fraud", "0.2.0", "prod")
+    store.promote("fraud", "0.2.0", "prod", reason="CI re-run")
+    assert store.rollback("fraud", "prod").to_version == "0.1.0"

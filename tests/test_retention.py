@@ -295,3 +295,36 @@ def test_min_age_counts_a_version_an_alias_points_at_now_as_still_serving(
     policy = RetentionPolicy(keep_last=2, keep_aliased=False, min_age="1y")
     later = utcnow() + timedelta(days=800)
     assert "fraud@0.1.0" not in [d.ref for d in plan_retention(store, policy, now=later).deletions]
+
+
+def test_retention_on_a_remote_store_keeps_a_blob_another_model_shares(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+
+    uri = f"memory://shared-{uuid.uuid4().hex}"
+    monkeypatch.setenv("MODELVER_CACHE", str(tmp_path / "machine-a"))
+    a = modelver.open(uri)
+    a.register("m", b"shared tokenizer")
+    a.register("m", b"m-2")
+    a.register("m", b"m-3")
+    monkeypatch.setenv("MODELVER_CACHE", str(tmp_path / "machine-b"))
+    modelver.open(uri).register("b", b"shared tokenizer")  # a never synced model b
+    monkeypatch.setenv("MODELVER_CACHE", str(tmp_path / "machine-a"))
+    a.plan_retention(modelver.RetentionPolicy(keep_last=1), "m").apply()
+    monkeypatch.setenv("MODELVER_CACHE", str(tmp_path / "machine-c"))
+    fresh = modelver.open(uri)
+    assert fresh.load("b", "0.1.0") == b"shared tokenizer"
+    assert fresh.verify().ok
+
+
+def test_gc_on_a_remote_store_deletes_old_orphans(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    import uuid
+
+    store = modelver.open(f"memory://gc-{uuid.uuid4().hex}")
+    store.register("m", b"kept")
+    orphan, _ = store.backend.put_bytes(b"interrupted upload")
+    assert store.gc().deleted == []  # too young: a writer may be about to name it
+    monkeypatch.setattr(time, "time", lambda: 10**10)
+    assert store.gc().deleted == [orphan]
+    assert store.load("m") == b"kept"

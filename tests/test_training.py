@@ -370,3 +370,67 @@ def test_formats_round_trip(store: modelver.Store, tmp_path: Path) -> None:
 def test_repeated_loads_come_from_the_in_memory_cache(store: modelver.Store) -> None:
     store.register("fraud", {"w": [1]})
     assert store.load("fraud") is store.load("fraud", "0.1.0")
+
+
+def test_a_folder_with_symlinks_stores_what_they_point_to(store: modelver.Store,
+                                                          tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    (shared / "tok").mkdir(parents=True)
+    (shared / "tok" / "vocab.txt").write_text("a b c")
+    (shared / "weights.bin").write_bytes(b"\x01\x02")
+    model = tmp_path / "snapshot"
+    model.mkdir()
+    (model / "tokenizer").symlink_to(shared / "tok")
+    (model / "weights.bin").symlink_to(shared / "weights.bin")
+    (model / "empty").mkdir()
+    store.register("hf", model)
+    loaded = Path(store.load("hf"))
+    assert (loaded / "tokenizer" / "vocab.txt").read_text() == "a b c"
+    assert (loaded / "weights.bin").read_bytes() == b"\x01\x02"
+    assert (loaded / "empty").is_dir() and not (loaded / "weights.bin").is_symlink()
+
+
+def test_a_folder_that_links_into_itself_is_refused(store: modelver.Store,
+                                                   tmp_path: Path) -> None:
+    model = tmp_path / "loop"
+    model.mkdir()
+    (model / "again").symlink_to(model)
+    with pytest.raises(modelver.ModelverError, match="links back"):
+        store.register("loop", model)
+
+
+def test_secret_looking_params_and_url_credentials_are_not_recorded(
+        store: modelver.Store) -> None:
+    @modelver.versioned_training("secrets")
+    def fit(api_key: str, endpoint: str, lr: float = 0.1) -> bytes:
+        return b"m"
+
+    fit("sk-live-123", "https://bob:hunter2@example.com/data?token=abc&page=2")
+    with modelver.training("secrets") as run:
+        run.log_params(password="pw", depth=3)
+    params = store.get_run(fit.last_version.run_id).params  # type: ignore[union-attr]
+    assert params["api_key"] == "<redacted>" and params["lr"] == 0.1
+    assert "hunter2" not in params["endpoint"] and "abc" not in params["endpoint"]
+    assert store.get_run(run.id).params == {"password": "<redacted>", "depth": 3}
+
+
+def test_a_store_failure_warns_and_never_hides_the_model_or_the_users_error(
+        tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    broken_store = str(blocker / ".modelver")
+
+    @modelver.versioned_training("m", store=broken_store, strict=False)
+    def fit() -> bytes:
+        return b"trained"
+
+    with pytest.warns(modelver.CaptureWarning):
+        assert fit() == b"trained"
+    assert fit.last_version is None
+
+    @modelver.versioned_training("m", store=broken_store, strict=False)
+    def boom() -> None:
+        raise ValueError("user bug")
+
+    with pytest.raises(ValueError, match="user bug"), pytest.warns(modelver.CaptureWarning):
+        boom()

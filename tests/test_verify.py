@@ -21,13 +21,19 @@ def filled(store: modelver.Store) -> modelver.Store:
     return store
 
 
-def _tamper(store: modelver.Store, *sql: str) -> None:
+def _tamper(store: modelver.Store, *sql: str, keep_triggers_dropped: bool = False) -> None:
+    """Edit the database the way a careful attacker would: drop the immutability
+    triggers, change rows, then put the triggers back."""
     conn = sqlite3.connect(store.backend.db_path)  # type: ignore[attr-defined]
-    for table in ("versions", "alias_events", "entries", "runs"):
-        for op in ("update", "delete"):
-            conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_{op}")
+    triggers = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
+                            ).fetchall()
+    for name, _ in triggers:
+        conn.execute(f"DROP TRIGGER {name}")
     for statement in sql:
         conn.execute(statement)
+    if not keep_triggers_dropped:
+        for _, create in triggers:
+            conn.execute(create)
     conn.commit()
     conn.close()
 
@@ -48,6 +54,22 @@ def test_editing_a_version_row_is_reported(filled: modelver.Store) -> None:
     _tamper(filled, "UPDATE versions SET record = replace(record, 'tester', 'mallory') "
                     "WHERE version = '0.2.0'")
     assert "edited" in _kinds(filled)
+
+
+def test_a_forged_sort_column_is_reported(filled: modelver.Store) -> None:
+    _tamper(filled, "UPDATE versions SET major = 9 WHERE version = '0.1.0'")
+    assert filled.resolve("fraud", "latest").version == "0.1.0"  # what the forgery achieves
+    assert "edited" in _kinds(filled)
+
+
+def test_a_forged_lineage_edge_is_reported(filled: modelver.Store) -> None:
+    _tamper(filled, "INSERT INTO edges VALUES ('other@1.0.0', 'fraud@0.3.0')")
+    assert "inserted" in _kinds(filled)
+
+
+def test_dropped_immutability_triggers_are_reported(filled: modelver.Store) -> None:
+    _tamper(filled, keep_triggers_dropped=True)
+    assert _kinds(filled) == {"trigger-dropped"}
 
 
 def test_editing_an_alias_event_row_is_reported(filled: modelver.Store) -> None:

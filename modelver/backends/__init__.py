@@ -105,6 +105,8 @@ def _scheme(uri: str) -> str:
 def open_backend(uri: str, storage_options: Mapping[str, Any] | None = None) -> Backend:
     """Open the backend for ``uri``: a local path, ``sqlite:///…``, or an fsspec URL."""
     _register_builtin()
+    if not isinstance(uri, str) or not uri:
+        raise StoreError(f"a store URI must be a non-empty string, not {uri!r}")
     scheme = _scheme(uri)
     options = dict(storage_options or {})
     if scheme in ("", "sqlite"):

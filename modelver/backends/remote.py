@@ -29,12 +29,13 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any, BinaryIO
 
 from .._blobs import check_digest, hash_stream
 from .._errors import IntegrityError, ModelverError, NotFound, StoreError
 from .._index import Index
-from .._log import Entry, parse, seal
+from .._log import Entry, parse, seal, sign, signing_key
 from .._names import check_name
 from .._user import current_user
 from . import Build, default_cache_dir, missing_backend_hint
@@ -239,12 +240,17 @@ class RemoteBackend:
             return []
         index = self.index
         added: list[Entry] = []
+        key = signing_key()
         with index.write():
             seq, prev = index.head(name)
             for text in texts:
-                entry = parse(text)
+                entry = _decode(text)
                 if entry.seq <= seq:
                     continue  # another process on this machine replayed it first
+                if key is not None and entry.sig != sign(entry.hash, key):
+                    raise IntegrityError(
+                        f"entry {entry.seq} of {name!r} is not signed with MODELVER_SIGNING_KEY;"
+                        f" it may be forged: run `modelver verify --store {self.uri}`")
                 if entry.name != name or entry.seq != seq + 1 or entry.prev != prev:
                     raise IntegrityError(
                         f"the remote log of {name!r} is broken at entry {entry.seq}: it does "
@@ -281,7 +287,7 @@ class RemoteBackend:
             if f not in blobs:
                 return
             texts = [line for line in blobs[f].decode().splitlines() if line]
-            if not texts or parse(texts[0]).seq > self.index.head(name)[0] + 1:
+            if not texts or _decode(texts[0]).seq > self.index.head(name)[0] + 1:
                 return
             self._apply(name, texts)
 
@@ -295,11 +301,11 @@ class RemoteBackend:
 
     def _write_checkpoint(self, name: str, last: int) -> None:
         first = last - CHECKPOINT_EVERY + 1
-        rows = self.index.query("SELECT text FROM entries WHERE name = ? AND seq BETWEEN ? "
+        rows = self.index.query("SELECT text, sig FROM entries WHERE name = ? AND seq BETWEEN ? "
                                 "AND ? ORDER BY seq", (name, first, last))
         if len(rows) != CHECKPOINT_EVERY:
             return
-        data = "".join(r[0] + "\n" for r in rows).encode()
+        data = "".join(_encode_text(text, sig) + "\n" for text, sig in rows).encode()
         with contextlib.suppress(*_transport_errors()):
             create_exclusive(self.fs, posixpath.join(self._checkpoint_dir(name),
                                                      _seq_name(last) + ".jsonl"), data)
@@ -356,11 +362,11 @@ class RemoteBackend:
             entry = seal(name, seq + 1, prev, draft, by)
             path = self._entry_path(name, entry.seq)
             try:
-                created = create_exclusive(self.fs, path, entry.text.encode())
+                created = create_exclusive(self.fs, path, _encode(entry).encode())
             except (OSError, StoreError) as exc:
                 created = self._was_ours(path, entry, exc)
             if created:
-                self._apply(name, [entry.text])
+                self._apply(name, [_encode(entry)])
                 if entry.seq % CHECKPOINT_EVERY == 0:
                     self._write_checkpoint(name, entry.seq)
                 return entry
@@ -382,7 +388,7 @@ class RemoteBackend:
             found = {}
         if path not in found:
             raise StoreError(f"could not write {path}: {exc}") from exc
-        return parse(found[path].decode()).id == entry.id
+        return _decode(found[path].decode()).id == entry.id
 
     def log(self, name: str) -> Iterator[Entry]:
         """The remote chain of ``name``, read from the filesystem itself."""
@@ -395,7 +401,7 @@ class RemoteBackend:
             texts = self._fetch(files)
         for f in files:
             if f in texts:
-                yield parse(texts[f].decode())
+                yield _decode(texts[f].decode())
 
     def log_names(self) -> list[str]:
         """Every model with a remote log."""
@@ -420,6 +426,7 @@ class RemoteBackend:
     def put_file(self, path: str) -> tuple[str, int]:
         """Hash a local file, then upload it (streamed) unless the store has it already."""
         self._check_writable()
+        before = os.stat(path)
         with open(path, "rb") as f:
             digest, size = hash_stream(f)
         with _unreachable_as(StoreError, f"cannot upload to {self.uri!r}"):
@@ -435,6 +442,14 @@ class RemoteBackend:
                 else:
                     with _progress(f"uploading {digest[:19]}") as callback:
                         self.fs.put_file(path, key, callback=callback)
+                after = os.stat(path)
+                if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                    # The file changed between hashing and uploading: the bytes under
+                    # this digest may be others. Take them back and say so.
+                    with contextlib.suppress(FileNotFoundError):
+                        self.fs.rm_file(key)
+                    raise StoreError(f"{path!r} changed while it was being uploaded; "
+                                     "register it again once it is complete")
         return digest, size
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
@@ -476,6 +491,21 @@ class RemoteBackend:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+    def blob_mtime(self, digest: str) -> float | None:
+        """When the store last wrote a blob (its object's modification time), for gc."""
+        try:
+            with _unreachable_as(StoreError, f"cannot reach {self.uri!r}"):
+                info = self.fs.info(self._blob_key(digest), refresh=True)
+        except FileNotFoundError:
+            return None
+        for field in ("LastModified", "mtime", "created", "updated"):
+            value = info.get(field)
+            if isinstance(value, datetime):
+                return value.timestamp()
+            if isinstance(value, (int, float)):
+                return float(value)
+        return None
 
     def discard_cached(self, digest: str) -> bool:
         """Drop this machine's cached copy of a blob (say, after it failed its digest
@@ -553,3 +583,18 @@ def _progress(label: str) -> Iterator[Any]:
         yield _Line()
     finally:
         progress.close()
+
+
+def _encode_text(text: str, sig: str | None) -> str:
+    """An entry as stored remotely: its canonical JSON, then a tab and its HMAC if any
+    (canonical JSON never holds a raw tab or newline)."""
+    return text if sig is None else f"{text}\t{sig}"
+
+
+def _encode(entry: Entry) -> str:
+    return _encode_text(entry.text, entry.sig)
+
+
+def _decode(stored: str) -> Entry:
+    text, _, sig = stored.rstrip("\n").partition("\t")
+    return parse(text, sig or None)

@@ -14,6 +14,21 @@ from .._serde import canonical
 __all__ = ["bind_params", "json_value"]
 
 
+REDACTED = "<redacted>"
+
+
+def redact(key: str, value: Any) -> Any:
+    """Hide secrets before they are recorded: values of secret-looking names
+    (``api_key``, ``token``, ``password``…) and credentials inside URLs."""
+    from .git import _SECRET_KEY, sanitize_url
+
+    if _SECRET_KEY.match(str(key)):
+        return REDACTED
+    if isinstance(value, str) and "://" in value and ("@" in value or "?" in value):
+        return sanitize_url(value)
+    return value
+
+
 def json_value(value: Any) -> Any:
     """``value`` if it is plain JSON, else a record of its type and fingerprint."""
     try:
@@ -48,7 +63,7 @@ def bind_params(sig: inspect.Signature, args: tuple[Any, ...], kwargs: Mapping[s
             if k in data_names or (key in data_names) or is_data(v):
                 data[k] = fingerprint(v, cache=cache)
             else:
-                params[k] = json_value(v)
+                params[k] = json_value(redact(k, v))
     return params, data
 
 
