@@ -25,15 +25,12 @@ import os
 import posixpath
 import random
 import re
-import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any
 
-from .._blobs import check_digest, hash_stream
-from .._errors import IntegrityError, ModelverError, NotFound, StoreError
+from .._errors import IntegrityError, ModelverError, StoreError
 from .._index import Index
 from .._log import Entry, parse, seal, sign, signing_key
 from .._names import check_name
@@ -41,13 +38,16 @@ from .._user import current_user
 from . import Build, default_cache_dir, missing_backend_hint
 from ._cache import BlobCache
 from ._exclusive import create_exclusive, supports_exclusive
+from ._remote_blobs import RemoteBlobs
+from ._transport import is_s3 as _is_s3
+from ._transport import transport_errors as _transport_errors
+from ._transport import unreachable_as as _unreachable_as
 
 __all__ = ["RemoteBackend"]
 
 CHECKPOINT_EVERY = 256
 FETCH_AHEAD = 32
 MAX_RETRIES = 1000
-SMALL_BLOB = 1 << 20  # uploaded with put-if-absent directly, without asking first
 _READ_BATCH = 256
 BACKOFF_S = 0.01
 BACKOFF_MAX_S = 0.25
@@ -60,35 +60,7 @@ def _seq_name(seq: int) -> str:
     return f"{seq:012d}"
 
 
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """What a filesystem raises when the store cannot be reached.
-
-    s3fs and gcsfs let some transport errors through untranslated (botocore's
-    ``EndpointConnectionError`` is not an ``OSError``); they are only looked up
-    when their library is already imported.
-    """
-    errors: list[type[BaseException]] = [OSError, TimeoutError]
-    botocore = sys.modules.get("botocore.exceptions")
-    if botocore is not None:
-        errors.append(botocore.BotoCoreError)
-    aiohttp = sys.modules.get("aiohttp")
-    if aiohttp is not None:
-        errors.append(aiohttp.ClientError)
-    return tuple(errors)
-
-
-@contextlib.contextmanager
-def _unreachable_as(kind: type[OSError], what: str) -> Iterator[None]:
-    """Turn transport errors into ``kind`` (modelver's own errors pass unchanged)."""
-    try:
-        yield
-    except ModelverError:
-        raise
-    except _transport_errors() as exc:
-        raise kind(f"{what}: {type(exc).__name__}: {exc}") from exc
-
-
-class RemoteBackend:
+class RemoteBackend(RemoteBlobs):
     """A store whose log and blobs live on an fsspec filesystem."""
 
     def __init__(self, fs: Any, root: str, uri: str, cache_dir: str) -> None:
@@ -118,15 +90,8 @@ class RemoteBackend:
 
     # -- paths ---------------------------------------------------------------------
 
-    def _p(self, *parts: str) -> str:
-        return posixpath.join(self.root, *parts)
-
     def _entry_path(self, name: str, seq: int) -> str:
         return self._p("log", check_name(name), _seq_name(seq) + ".json")
-
-    def _blob_key(self, digest: str) -> str:
-        hexd = check_digest(digest)[7:]
-        return self._p("blobs", "sha256", hexd[:2], hexd[2:])
 
     def _ls(self, path: str) -> list[str]:
         """A fresh listing: other machines write here, so cached listings go stale."""
@@ -421,168 +386,11 @@ class RemoteBackend:
                     names.append(base)
         return sorted(names)
 
-    # -- blobs -------------------------------------------------------------------------
-
-    def put_file(self, path: str) -> tuple[str, int]:
-        """Hash a local file, then upload it (streamed) unless the store has it already."""
-        self._check_writable()
-        before = os.stat(path)
-        with open(path, "rb") as f:
-            digest, size = hash_stream(f)
-        with _unreachable_as(StoreError, f"cannot upload to {self.uri!r}"):
-            if not self.has_blob(digest):
-                key = self._blob_key(digest)
-                if {"file", "local"} & _protocols(self.fs):
-                    tmp = self._p("tmp", uuid.uuid4().hex)
-                    self.fs.makedirs(posixpath.dirname(tmp), exist_ok=True)
-                    with _progress(f"uploading {digest[:19]}") as callback:
-                        self.fs.put_file(path, tmp, callback=callback)
-                    self.fs.makedirs(posixpath.dirname(key), exist_ok=True)
-                    self.fs.mv(tmp, key)
-                else:
-                    with _progress(f"uploading {digest[:19]}") as callback:
-                        self.fs.put_file(path, key, callback=callback)
-                after = os.stat(path)
-                if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-                    # The file changed between hashing and uploading: the bytes under
-                    # this digest may be others. Take them back and say so.
-                    with contextlib.suppress(FileNotFoundError):
-                        self.fs.rm_file(key)
-                    raise StoreError(f"{path!r} changed while it was being uploaded; "
-                                     "register it again once it is complete")
-        return digest, size
-
-    def put_bytes(self, data: bytes) -> tuple[str, int]:
-        """Upload bytes unless the store has them already.
-
-        Small blobs go up with put-if-absent in one request (an existing blob holds the
-        same bytes); large ones are looked for first, so they are never sent twice.
-        """
-        self._check_writable()
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        with _unreachable_as(StoreError, f"cannot upload to {self.uri!r}"):
-            if len(data) <= SMALL_BLOB or not self.has_blob(digest):
-                create_exclusive(self.fs, self._blob_key(digest), data)
-        return digest, len(data)
-
-    def has_blob(self, digest: str) -> bool:
-        """Whether the store holds the blob (asked of the store, not a cached listing)."""
-        try:
-            self.fs.info(self._blob_key(digest), refresh=True)
-        except FileNotFoundError:
-            return False
-        return True
-
-    def blob_path(self, digest: str) -> str:
-        """The cached copy of a blob, downloaded (and verified) on first use."""
-        cached = self.cache.get(digest)
-        if cached is not None:
-            return cached
-        tmp = self.cache.temp_file()
-        try:
-            with _unreachable_as(StoreError, f"cannot download {digest} from {self.uri!r}"):
-                try:  # one GET for a small blob (open() would ask for its size first);
-                    with _progress(f"downloading {digest[:19]}") as callback:
-                        self.fs.get_file(self._blob_key(digest), tmp, callback=callback)
-                except FileNotFoundError:
-                    raise NotFound(f"artifact {digest} is missing from {self.uri!r}; run "
-                                   "`modelver verify`") from None
-            return self.cache.add_file(digest, tmp)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-    def blob_mtime(self, digest: str) -> float | None:
-        """When the store last wrote a blob (its object's modification time), for gc."""
-        try:
-            with _unreachable_as(StoreError, f"cannot reach {self.uri!r}"):
-                info = self.fs.info(self._blob_key(digest), refresh=True)
-        except FileNotFoundError:
-            return None
-        for field in ("LastModified", "mtime", "created", "updated"):
-            value = info.get(field)
-            if isinstance(value, datetime):
-                return value.timestamp()
-            if isinstance(value, (int, float)):
-                return float(value)
-        return None
-
-    def discard_cached(self, digest: str) -> bool:
-        """Drop this machine's cached copy of a blob (say, after it failed its digest
-        check), so the next :meth:`blob_path` downloads it again. True if one was there."""
-        return self.cache.blobs.delete(digest) > 0
-
-    def open_blob(self, digest: str) -> BinaryIO:
-        """Open the cached copy of a blob."""
-        return open(self.blob_path(digest), "rb")
-
-    def delete_blob(self, digest: str) -> int:
-        """Delete a blob from the store (and this machine's cache)."""
-        key = self._blob_key(digest)
-        with _unreachable_as(StoreError, f"cannot delete {digest} from {self.uri!r}"):
-            try:
-                size = int(self.fs.info(key, refresh=True).get("size") or 0)
-                self.fs.rm_file(key)
-            except FileNotFoundError:
-                size = 0
-        self.cache.blobs.delete(digest)
-        return size
-
-    def blob_digests(self) -> Iterator[str]:
-        """Every blob in the store."""
-        with _unreachable_as(StoreError, f"cannot list the blobs of {self.uri!r}"):
-            try:
-                files = self.fs.find(self._p("blobs", "sha256"))
-            except FileNotFoundError:
-                return
-        for f in sorted(files):
-            parts = f.rstrip("/").split("/")
-            digest = f"sha256:{parts[-2]}{parts[-1]}"
-            if len(parts[-2]) == 2 and len(digest) == 71:
-                yield digest
-
-    def rehash_blob(self, digest: str) -> str:
-        """Hash a blob's bytes as the store holds them."""
-        with _unreachable_as(StoreError, f"cannot read {digest} from {self.uri!r}"), \
-                self.fs.open(self._blob_key(digest), "rb") as f:
-            return hash_stream(f)[0]
-
     def close(self) -> None:
         """Close the local index."""
         if self._index is not None:
             self._index.close()
             self._index = None
-
-
-def _protocols(fs: Any) -> set[str]:
-    proto = fs.protocol
-    return set(proto if isinstance(proto, (tuple, list)) else (proto,))
-
-
-def _is_s3(fs: Any) -> bool:
-    return bool({"s3", "s3a"} & _protocols(fs))
-
-
-@contextlib.contextmanager
-def _progress(label: str) -> Iterator[Any]:
-    """An fsspec callback that draws a progress line for transfers over two seconds."""
-    from fsspec.callbacks import Callback
-
-    from .._progress import Progress
-
-    progress = Progress(label)
-
-    class _Line(Callback):  # type: ignore[misc]
-        def call(self, *args: Any, **kwargs: Any) -> None:
-            progress.total = self.size
-            step = (self.value or 0) - progress.done
-            if step > 0:
-                progress.update(step)
-
-    try:
-        yield _Line()
-    finally:
-        progress.close()
 
 
 def _encode_text(text: str, sig: str | None) -> str:
