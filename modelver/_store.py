@@ -15,7 +15,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from ._errors import (
     IntegrityError,
@@ -23,16 +23,13 @@ from ._errors import (
     NotFound,
     StoreError,
     UnsafeFormat,
-    VersionExists,
 )
 from ._index import Index
-from ._log import Draft
 from ._names import check_name
-from ._records import AliasEvent, Hold, ModelVersion, Run, utcnow
+from ._records import AliasEvent, Hold, ModelVersion, Run
 from ._resolve import resolve_row, split_ref, to_version
-from ._serde import structure, unstructure
-from ._user import current_user
-from ._versions import Bump, bump, normalize
+from ._serde import structure
+from ._versions import Bump
 from .backends import Backend, open_backend
 
 if TYPE_CHECKING:
@@ -141,59 +138,10 @@ class Store:
     def _commit(self, name: str, run: Run | None, digest: str | None, size: int, fmt: str, *,
                 version: str | None, bump: Bump | str, parents: Sequence[str],
                 tags: Mapping[str, str] | None) -> ModelVersion | None:
-        """Allocate a version and append it (with its run) in one atomic log append.
+        from ._register import commit
 
-        With no ``digest`` (a failed run) only the run is appended and None is returned.
-        """
-        from ._bump import decide
-
-        if bump not in ("auto", "major", "minor", "patch"):
-            raise InvalidName(f"bump must be 'auto', 'major', 'minor' or 'patch', not {bump!r}")
-        exact = normalize(version) if version is not None else None
-        parent_refs = sorted({self._parent_ref(p) for p in parents} | set(
-            run.parents if run else ()))
-        if tags is not None and not isinstance(tags, Mapping):
-            raise InvalidName(f"tags must be a mapping of str to str, not {type(tags).__name__}")
-        tag_map = {str(k): str(v) for k, v in (tags or {}).items()}
-        result: list[ModelVersion] = []
-
-        def build(index: Index) -> Draft:
-            result.clear()
-            if digest is not None and not self.backend.has_blob(digest):
-                raise StoreError(f"artifact {digest} was deleted while registering (a "
-                                 "concurrent gc or retention); register again")
-            prev = index.one("SELECT version, record FROM versions WHERE name = ? ORDER BY "
-                             "major DESC, minor DESC, patch DESC, pre ASC LIMIT 1", (name,))
-            prev_run = self._run_of(index, prev[1]) if prev else None
-            if exact is not None:
-                new, rule = exact, f"version={exact} given"
-                if index.one("SELECT 1 FROM versions WHERE name = ? AND version = ?",
-                             (name, new)):
-                    raise VersionExists(f"{name}@{new} already exists and versions are "
-                                        "immutable; register a new version instead")
-            else:
-                part, rule = decide(prev_run, run, bump) if prev else ("patch", "first version")
-                new = _next_free(index, name, prev[0] if prev else None, part)
-            body: dict[str, Any] = {}
-            mv = None
-            if digest is not None:
-                mv = ModelVersion(
-                    name=name, version=new, digest=digest, format=fmt, size=size,
-                    run_id=run.id if run else None, parents=parent_refs, tags=tag_map,
-                    created_at=utcnow(), created_by=current_user(),
-                )
-                body["version"] = unstructure(mv)
-                result.append(mv)
-            if run is not None:
-                import attrs
-
-                final = attrs.evolve(run, version=mv.ref if mv else None,
-                                     bump_rule=rule if mv else None, parents=parent_refs)
-                body["run"] = unstructure(final)
-            return Draft("run" if run is not None else "version", body)
-
-        self.backend.append(name, build)
-        return result[0] if result else None
+        return commit(self, name, run, digest, size, fmt, version=version, bump=bump,
+                      parents=parents, tags=tags)
 
     def record_run(self, run: Run, model: tuple[str, int, str] | None, *,
                    version: str | None = None, bump: Bump | str = "auto",
@@ -212,14 +160,6 @@ class Store:
     def _parent_ref(self, ref: str) -> str:
         name, r = split_ref(ref)
         return self.resolve(name, r).ref
-
-    @staticmethod
-    def _run_of(index: Index, version_json: str) -> Run | None:
-        run_id = json.loads(version_json).get("run_id")
-        if not run_id:
-            return None
-        row = index.one("SELECT record FROM runs WHERE id = ?", (run_id,))
-        return structure(json.loads(row[0]), Run) if row else None
 
     # -- reading -------------------------------------------------------------
 
@@ -510,14 +450,6 @@ def _is_exact(ref: str) -> bool:
 
 class StaleWarning(UserWarning):
     """A remote store could not be reached; the answer comes from the local index."""
-
-
-def _next_free(index: Index, name: str, prev: str | None, part: str) -> str:
-    """The bumped version, skipping any that exist (explicit versions may be ahead)."""
-    new = bump(prev, cast(Bump, part))
-    while index.one("SELECT 1 FROM versions WHERE name = ? AND version = ?", (name, new)):
-        new = bump(new, "patch")
-    return new
 
 
 def iter_refs(refs: Iterable[str]) -> list[tuple[str, str]]:
