@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from ._errors import IntegrityError, InvalidName, NotFound, StoreError
@@ -163,12 +163,3 @@ class BlobDir:
                         os.unlink(entry.path)
                         removed.append(entry.path)
         return removed
-
-
-def total_size(blobs: BlobDir, digests: Iterable[str]) -> int:
-    """The bytes the given blobs take on disk."""
-    total = 0
-    for d in digests:
-        with contextlib.suppress(OSError):
-            total += os.stat(blobs.path(d)).st_size
-    return total

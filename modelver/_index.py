@@ -224,21 +224,6 @@ class Index:
         """Whether an entry with this unique id is already in the log."""
         return self.one("SELECT 1 FROM entries WHERE id = ?", (entry_id,)) is not None
 
-    # -- meta and the stat cache ---------------------------------------------
-
-    def get_meta(self, key: str) -> str | None:
-        """A value from the meta table."""
-        row = self.one("SELECT value FROM meta WHERE key = ?", (key,))
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        """Set a value in the meta table."""
-        with self._lock:
-            self.conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value)
-            )
-
 
 def version_key(version: str) -> tuple[int, int, int, int]:
     """Columns that order versions: major, minor, patch, and 1 for a pre-release."""

@@ -12,11 +12,11 @@ from typing import Any
 from ._errors import InvalidName, NotFound
 from ._index import Index
 from ._names import check_alias, check_name, closest
-from ._records import ModelVersion, Tombstone
+from ._records import ModelVersion
 from ._serde import structure, unstructure
 from ._versions import normalize, parse_specifier, parse_version
 
-__all__ = ["resolve_row", "split_ref", "to_version"]
+__all__ = ["resolve_row", "split_ref", "to_version", "version_from"]
 
 _COLS = "version, record"
 
@@ -29,14 +29,20 @@ def split_ref(text: str) -> tuple[str, str]:
     return check_name(name), ref or "latest"
 
 
-def to_version(index: Index, name: str, record_json: str) -> ModelVersion:
-    """A ModelVersion from its stored JSON, with its tombstone if retention deleted it."""
+def version_from(record_json: str, tombstone_json: str | None) -> ModelVersion:
+    """A ModelVersion from its stored JSON and, if retention deleted it, its tombstone's."""
     data: dict[str, Any] = json.loads(record_json)
-    row = index.one("SELECT record FROM tombstones WHERE name = ? AND version = ?",
-                    (name, data["version"]))
-    if row is not None:
-        data["deleted"] = unstructure(structure(json.loads(row[0]), Tombstone))
+    if tombstone_json is not None:
+        data["deleted"] = json.loads(tombstone_json)
     return structure(data, ModelVersion)
+
+
+def to_version(index: Index, name: str, record_json: str) -> ModelVersion:
+    """A ModelVersion from its stored JSON, looking up its tombstone."""
+    version = json.loads(record_json)["version"]
+    row = index.one("SELECT record FROM tombstones WHERE name = ? AND version = ?",
+                    (name, version))
+    return version_from(record_json, None if row is None else row[0])
 
 
 def _missing_name(index: Index, name: str) -> NotFound:

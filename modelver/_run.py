@@ -174,9 +174,8 @@ class ActiveRun:
         from .capture.code import with_git
 
         snap = self._snapshot
-        for digest, blob in snap.blobs.items():
-            if not self.store.backend.has_blob(digest):
-                self.store.backend.put_bytes(blob)
+        for blob in snap.blobs.values():
+            self.store.backend.put_bytes(blob)  # content-addressed: an existing blob is kept
         git = self._git.result() if self._git is not None else None
         diff_digest = None
         if git is not None and git.diff:

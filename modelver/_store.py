@@ -13,7 +13,7 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ from ._errors import (
 from ._index import Index
 from ._names import check_name
 from ._records import AliasEvent, Hold, ModelVersion, Run
-from ._resolve import resolve_row, split_ref, to_version
+from ._resolve import resolve_row, split_ref, to_version, version_from
 from ._serde import structure
 from ._versions import Bump
 from .backends import Backend, open_backend
@@ -255,13 +255,15 @@ class Store:
             name = check_name(name)
         if not self._readable(name):
             return VersionList()
+        sql = ("SELECT v.record, t.record FROM versions v LEFT JOIN tombstones t "
+               "ON t.name = v.name AND t.version = v.version")
         if name is None:
-            rows = self._index.query("SELECT name, record FROM versions ORDER BY name, major, "
-                                     "minor, patch, pre DESC")
+            rows = self._index.query(sql + " ORDER BY v.name, v.major, v.minor, v.patch, "
+                                     "v.pre DESC")
         else:
-            rows = self._index.query("SELECT name, record FROM versions WHERE name = ? "
-                                     "ORDER BY major, minor, patch, pre DESC", (name,))
-        return VersionList(to_version(self._index, n, r) for n, r in rows)
+            rows = self._index.query(sql + " WHERE v.name = ? ORDER BY v.major, v.minor, "
+                                     "v.patch, v.pre DESC", (name,))
+        return VersionList(version_from(r, t) for r, t in rows)
 
     def names(self) -> list[str]:
         """Every model name in the store."""
@@ -450,8 +452,3 @@ def _is_exact(ref: str) -> bool:
 
 class StaleWarning(UserWarning):
     """A remote store could not be reached; the answer comes from the local index."""
-
-
-def iter_refs(refs: Iterable[str]) -> list[tuple[str, str]]:
-    """Parse several ``name@ref`` strings."""
-    return [split_ref(r) for r in refs]
