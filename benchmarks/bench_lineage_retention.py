@@ -47,8 +47,8 @@ def _fingerprint(text: str) -> dict[str, Any]:
 
 def _template_run() -> dict[str, Any]:
     """A run record as big as a real one: this machine's environment and hardware."""
-    from modelver.capture.environment import capture_environment
-    from modelver.capture.hardware import capture_hardware
+    from modelver._capture.environment import capture_environment
+    from modelver._capture.hardware import capture_hardware
 
     run = Run(id="x", name="x", status="succeeded", environment=capture_environment(()),
               hardware=capture_hardware())

@@ -37,8 +37,9 @@ from ._api import (
     used_by,
     versions,
 )
-from ._config import configure
+from ._config import configure, configured
 from ._config import open_store as open
+from ._diff import Diff
 from ._errors import (
     CaptureError,
     Conflict,
@@ -51,6 +52,10 @@ from ._errors import (
     UnsafeFormat,
     VersionExists,
 )
+from ._gc import GcReport
+from ._lineage import Lineage, LineageEdge, LineageNode
+from ._lists import AliasHistory, RunList, VersionList
+from ._locking import LockEntry, LockFile, LockMove, pin
 from ._records import (
     AliasEvent,
     CodeInfo,
@@ -58,45 +63,69 @@ from ._records import (
     Environment,
     GpuInfo,
     Hardware,
+    Hold,
     ModelVersion,
     Resources,
     Run,
     Seeds,
+    Tombstone,
 )
-from ._retention import RetentionPolicy
+from ._resolve import split_ref
+from ._retention import PlannedDeletion, RetentionPlan, RetentionPolicy
 from ._run import ActiveRun, CaptureWarning, current_run
 from ._store import StaleWarning, Store
 from ._training import training, versioned_training
+from ._transfer import TransferReport
+from ._verify import Problem, VerifyReport
 
 __all__ = [
     "ActiveRun",
     "AliasEvent",
+    "AliasHistory",
     "CaptureError",
     "CaptureWarning",
     "CodeInfo",
     "Conflict",
     "DataFingerprint",
+    "Diff",
     "Environment",
+    "GcReport",
     "GpuInfo",
     "Hardware",
+    "Hold",
     "IntegrityError",
     "InvalidName",
+    "Lineage",
+    "LineageEdge",
+    "LineageNode",
+    "LockEntry",
+    "LockFile",
+    "LockMove",
     "ModelVersion",
     "ModelverError",
     "NotFound",
+    "PlannedDeletion",
+    "Problem",
     "Protected",
     "Resources",
+    "RetentionPlan",
     "RetentionPolicy",
     "Run",
+    "RunList",
     "Seeds",
     "StaleWarning",
     "Store",
     "StoreError",
+    "Tombstone",
+    "TransferReport",
     "UnsafeFormat",
+    "VerifyReport",
     "VersionExists",
+    "VersionList",
     "__version__",
     "alias_history",
     "configure",
+    "configured",
     "current_run",
     "diff",
     "fingerprint",
@@ -109,6 +138,7 @@ __all__ = [
     "log_metrics",
     "log_params",
     "open",
+    "pin",
     "promote",
     "pull",
     "push",
@@ -117,6 +147,7 @@ __all__ = [
     "resolve",
     "rollback",
     "runs",
+    "split_ref",
     "training",
     "use_lock",
     "used_by",

@@ -122,9 +122,7 @@ def pull(name: str, ref: str = "latest", *, from_: Store | str,
 
 def lock(*refs: str, path: str = "modelver.lock") -> LockFile:
     """Pin ``name@ref`` references to exact versions and digests in a lock file."""
-    from ._locking import lock as _lock
-
-    return _lock(default_store(), refs, path)
+    return default_store().lock(*refs, path=path)
 
 
 def use_lock(path: str | None) -> LockFile | None:

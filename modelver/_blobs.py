@@ -51,6 +51,20 @@ def hash_stream(f: BinaryIO, sink: BinaryIO | None = None) -> tuple[str, int]:
     return "sha256:" + h.hexdigest(), size
 
 
+def _open_source(path: str) -> BinaryIO:
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise StoreError(f"cannot read {path!r}: {exc}") from None
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError as exc:
+        raise StoreError(f"cannot read {path!r}: {exc}") from None
+
+
 class BlobDir:
     """Blobs in a local folder, named by their sha256."""
 
@@ -66,10 +80,65 @@ class BlobDir:
         """Whether the blob is present."""
         return os.path.exists(self.path(digest))
 
-    def put_file(self, src: str) -> tuple[str, int]:
-        """Copy a file into the store; returns its digest and size."""
-        with open(src, "rb") as f:
-            return self.put_stream(f)
+    @property
+    def staging_dir(self) -> str:
+        """``<root>/tmp``: where files about to become blobs are written (created on demand).
+
+        It is on the blobs' filesystem, so a staged file is published by a hard link.
+        """
+        folder = os.path.join(self.root, "tmp")
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot write to the blob folder {self.root!r}: {exc}") from None
+        return folder
+
+    def put_file(self, src: str, *, digest: str | None = None,
+                 move: bool = False) -> tuple[str, int]:
+        """Store a file's bytes; returns their digest and size.
+
+        By default the file is copied in and hashed while copied. ``digest`` is trusted
+        as the file's sha256: pass it only for a file this process hashed while writing
+        it (a file in :attr:`staging_dir`). ``move=True`` publishes ``src`` itself, by a
+        hard link under its digest, and removes the name ``src`` (``src`` must not be
+        written to afterwards); without ``digest`` it is hashed first. An existing blob
+        is the same bytes: it is kept and touched, and ``src`` is dropped.
+        """
+        if not move:
+            if digest is not None and self.has(digest):
+                self.touch(digest)
+                return digest, _size(src)
+            with _open_source(src) as f:
+                return self.put_stream(f, expected=digest)
+        try:
+            with open(src, "rb") as f:
+                if digest is None:
+                    digest = hash_stream(f)[0]
+                size = os.fstat(f.fileno()).st_size
+                final = self.path(digest)
+                if not os.path.exists(final):
+                    os.fsync(f.fileno())
+                    os.makedirs(os.path.dirname(final), exist_ok=True)
+                    os.chmod(src, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+                    try:
+                        os.link(src, final)  # atomic publish
+                    except FileExistsError:  # another writer published the same bytes
+                        pass
+                    except OSError:  # another filesystem, or no hard links: copy it
+                        f.seek(0)
+                        return self.put_stream(f, expected=digest)
+                    else:
+                        return digest, size
+            self.touch(digest)
+            return digest, size
+        except StoreError:
+            raise
+        except OSError as exc:
+            raise StoreError(f"cannot store {src!r} in the blob folder {self.root!r}: "
+                             f"{exc}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(src)
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         """Store bytes; returns their digest and size."""
@@ -83,10 +152,8 @@ class BlobDir:
 
     def put_stream(self, f: BinaryIO, expected: str | None = None) -> tuple[str, int]:
         """Hash a stream while writing it to a temporary file, then publish it by digest."""
-        tmp_dir = os.path.join(self.root, "tmp")
         try:
-            os.makedirs(tmp_dir, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="blob-")
+            fd, tmp = tempfile.mkstemp(dir=self.staging_dir, prefix="blob-")
         except OSError as exc:
             raise StoreError(f"cannot write to the blob folder {self.root!r}: {exc}") from None
         try:

@@ -22,7 +22,7 @@ def _schemas(run: Run) -> dict[str, Any]:
 def _code_id(run: Run) -> str | None:
     if run.code is None:
         return None
-    from .capture.code import code_identity
+    from ._capture.code import code_identity
 
     return code_identity(run.code)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ._store import Store
 
-__all__ = ["configure", "default_store", "discover_uri", "open_store"]
+__all__ = ["configure", "configured", "default_store", "discover_uri", "open_store"]
 
 _lock = threading.Lock()
 _configured: Store | None = None
@@ -49,7 +49,11 @@ def open_store(uri: str | None = None, storage_options: Mapping[str, Any] | None
 
 def configure(uri: str | Store | None, storage_options: Mapping[str, Any] | None = None,
               *, safe: bool = False) -> Store | None:
-    """Set the process-wide default store (None goes back to discovery)."""
+    """Set the process-wide default store (None goes back to discovery).
+
+    ``uri`` is a store or what :func:`open` takes; returns the store now the default
+    (None after ``configure(None)``). :func:`configured` reads it back.
+    """
     global _configured
     with _lock:
         if uri is None:
@@ -58,6 +62,22 @@ def configure(uri: str | Store | None, storage_options: Mapping[str, Any] | None
             _configured = uri
         else:
             _configured = Store.open(uri, storage_options, safe=safe)
+        return _configured
+
+
+def configured() -> Store | None:
+    """The store ``configure()`` made the default, or None when discovery is in use.
+
+    To make a store the default for a while and then put back what was there::
+
+        previous = modelver.configured()
+        modelver.configure(store)
+        try:
+            ...
+        finally:
+            modelver.configure(previous)
+    """
+    with _lock:
         return _configured
 
 

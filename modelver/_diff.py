@@ -2,7 +2,7 @@
 
 Sections are params, data, code, seeds, environment, hardware and metrics; each
 lists what was added, removed and changed. Code is compared by its identity (the
-function's source and closure, see :func:`modelver.capture.code.code_identity`)
+function's source and closure, see :func:`modelver._capture.code.code_identity`)
 and git state, with a unified diff of the function source when both sources are
 stored. The module file's hash is not compared: it changes with code the function
 does not run. CPU frequency and resource use are not compared either: they vary
@@ -12,19 +12,15 @@ from run to run on the same machine.
 from __future__ import annotations
 
 import difflib
-import html
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 
 from ._errors import ModelverError
 from ._records import CodeInfo, DataFingerprint, Environment, Hardware, ModelVersion, Run
-from ._resolve import split_ref
+from ._render import render
 from ._serde import unstructure
-
-if TYPE_CHECKING:
-    from ._store import Store
 
 __all__ = ["Change", "Diff", "FunctionIdentity", "Section", "diff"]
 
@@ -117,55 +113,12 @@ class Diff:
 
     def __str__(self) -> str:
         """Terminal text: one line per change, and the source diff."""
-        lines = [f"diff {self.a.ref} -> {self.b.ref}"]
-        lines += [f"  note: {n}" for n in self.notes]
-        for s in self.sections:
-            if not s:
-                continue
-            lines.append(s.name)
-            lines += [f"  + {c.key}: {_show(c.new)}" for c in s.added]
-            lines += [f"  - {c.key}: {_show(c.old)}" for c in s.removed]
-            lines += [f"  ~ {c.key}: {_show(c.old)} -> {_show(c.new)}"
-                      + (f" ({c.delta:+.6g})" if c.delta is not None else "") for c in s.changed]
-            if s.name == "code" and self.source_diff:
-                lines += ["    " + line for line in self.source_diff.splitlines()]
-        same = [s.name for s in self.sections if not s]
-        lines.append(f"unchanged: {', '.join(same)}" if same else "every section changed")
-        return "\n".join(lines)
+        return render("text", self)
 
     def _repr_html_(self) -> str:
         """Jupyter: an escaped HTML table of the changes, and the source diff (inline
         styles only, no background colours: it reads in light and dark themes)."""
-        e = html.escape
-        rows = []
-        for s in self.sections:
-            for mark, changes in (("+", s.added), ("-", s.removed), ("~", s.changed)):
-                for c in changes:
-                    delta = "" if c.delta is None else f"{c.delta:+.6g}"
-                    cells = (s.name, mark, c.key, _show(c.old), _show(c.new), delta)
-                    rows.append("<tr>" + "".join(f'<td style="{_TD}">{e(x)}</td>'
-                                                 for x in cells) + "</tr>")
-        head = "".join(f'<th style="{_TD}">{e(x)}</th>' for x in (
-            "section", "", "key", self.a.ref, self.b.ref, "delta"))
-        body = "".join(rows) or f'<tr><td style="{_TD}" colspan="6">no differences</td></tr>'
-        notes = "".join(f'<div style="opacity:.75">{e(n)}</div>' for n in self.notes)
-        src = f'<pre style="color:inherit">{e(self.source_diff)}</pre>' if self.source_diff else ""
-        return (f'<div style="color:inherit;font-size:12px"><table style="border-collapse:'
-                f'collapse;color:inherit"><tr>{head}</tr>{body}</table>{notes}{src}</div>')
-
-
-_TD = "text-align:left;padding:1px 10px 1px 0;border-bottom:1px solid rgba(128,128,128,.25)"
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, DataFingerprint):
-        size = f", {value.size:,} B" if value.size is not None else ""
-        return f"{value.digest[:19]}… ({value.kind}{size})"
-    if isinstance(value, str):
-        return value
-    return repr(value)
+        return render("html", self)
 
 
 def _compare(name: str, a: Mapping[str, Any], b: Mapping[str, Any], *,
@@ -206,7 +159,7 @@ def _data_section(a: Run | None, b: Run | None) -> Section:
 def _code_facts(code: CodeInfo | None) -> dict[str, Any]:
     if code is None:
         return {}
-    from .capture.code import code_identity
+    from ._capture.code import code_identity
 
     where = ".".join(p for p in (code.module, code.function) if p) or "?"
     facts: dict[str, Any] = {"function": FunctionIdentity(
@@ -280,35 +233,34 @@ def compare_runs(a: ModelVersion, b: ModelVersion, run_a: Run | None, run_b: Run
     )
 
 
-def _source(store: Store, mv: ModelVersion, run: Run | None, notes: list[str]) -> str | None:
+def _source(read_blob: Callable[[str], bytes], mv: ModelVersion, run: Run | None,
+            notes: list[str]) -> str | None:
     digest = run.code.source_digest if run and run.code else None
     if digest is None:
         return None
     try:
-        return store.read_blob(digest).decode("utf-8", errors="replace")
+        return read_blob(digest).decode("utf-8", errors="replace")
     except (ModelverError, OSError):
         notes.append(f"the function source of {mv.ref} ({digest[:19]}…) is not in the store")
         return None
 
 
-def diff(store: Store, a: str, b: str) -> Diff:
-    """Compare ``a`` and ``b`` (``"name@ref"`` texts, e.g. ``"fraud@1.2.0"``,
-    ``"fraud@prod"``): how ``b``'s run differs from ``a``'s."""
-    versions = [store.resolve(*split_ref(text)) for text in (a, b)]
+def diff(a: ModelVersion, run_a: Run | None, b: ModelVersion, run_b: Run | None,
+         read_blob: Callable[[str], bytes]) -> Diff:
+    """How ``b`` (and its run) differs from ``a``; ``read_blob`` reads the stored
+    function sources, for a source diff when the code changed."""
+    versions, runs = (a, b), (run_a, run_b)
     notes: list[str] = []
-    runs: list[Run | None] = []
-    for mv in versions:
-        run = store.get_run(mv.run_id) if mv.run_id else None
+    for mv, run in zip(versions, runs, strict=True):
         if run is None:
             notes.append(f"{mv.ref} was registered directly: it has no run to compare")
-        runs.append(run)
     source_diff = None
     code_a, code_b = (r.code if r else None for r in runs)
     if code_a and code_b and code_a.source_digest != code_b.source_digest:
-        src = [_source(store, mv, r, notes) for mv, r in zip(versions, runs, strict=True)]
+        src = [_source(read_blob, mv, r, notes) for mv, r in zip(versions, runs, strict=True)]
         if src[0] is not None and src[1] is not None:
             source_diff = "".join(difflib.unified_diff(
                 src[0].splitlines(keepends=True), src[1].splitlines(keepends=True),
-                f"{versions[0].ref}:{code_a.function}", f"{versions[1].ref}:{code_b.function}",
+                f"{a.ref}:{code_a.function}", f"{b.ref}:{code_b.function}",
             )) or None
-    return compare_runs(versions[0], versions[1], runs[0], runs[1], source_diff, tuple(notes))
+    return compare_runs(a, b, run_a, run_b, source_diff, tuple(notes))

@@ -15,22 +15,32 @@ A digest match proves the bytes are the ones registered, not that they are safe:
 ``load(..., safe=True)`` refuses formats that run code when loaded. Each format
 checks the blob's leading bytes before deserializing, so a blob that does not
 match its recorded format is refused.
+
+Both directions stream. :func:`serialize_to` writes a model straight into a
+temporary file in the store's staging folder through a writer that hashes what
+it writes, so the bytes are produced, hashed and written once and never held
+whole in memory. :func:`read_model` reads a model back from an open, already
+verified blob file; an ``npy`` array is memory-mapped from it (read-only).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import os
 import pickle
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from ._errors import IntegrityError, ModelverError
+from ._blobs import hash_stream
+from ._errors import IntegrityError, ModelverError, StoreError
 
-__all__ = ["check_magic", "deserialize", "serialize"]
+__all__ = ["check_magic", "deserialize", "read_model", "serialize", "serialize_to"]
 
 _MAGIC = {
     "npy": (0, b"\x93NUMPY"),
@@ -39,41 +49,128 @@ _MAGIC = {
     "torch-state": (0, b"PK\x03\x04"),
 }
 
+_Writer = Callable[[BinaryIO], tuple[str, int]]  # writes the model, returns (digest, size)
 
-def serialize(obj: Any) -> tuple[str, bytes | str]:
-    """Pick a format for ``obj``; returns (format, bytes) or (format, path of a file)."""
+
+class _HashingWriter:
+    """A write-only file object that hashes (sha256) and counts what passes through it."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        if not view.c_contiguous:
+            view = memoryview(view.tobytes())
+        self._hash.update(view)
+        with _writing(self._out):
+            self._out.write(view)
+        self.size += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:  # tarfile asks where it starts
+        return self.size
+
+    def flush(self) -> None:
+        with _writing(self._out):
+            self._out.flush()
+
+    def result(self) -> tuple[str, int]:
+        return "sha256:" + self._hash.hexdigest(), self.size
+
+
+@contextlib.contextmanager
+def _writing(out: BinaryIO) -> Iterator[None]:
+    """Report a failed write to the staging file (a full disk, say) as a ``StoreError``."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, ModelverError):
+            raise
+        raise StoreError(f"cannot write the model into the store's staging file "
+                         f"{getattr(out, 'name', '')!r}: {exc}") from None
+
+
+def _hashed(dump: Callable[[_HashingWriter], object]) -> _Writer:
+    def write(out: BinaryIO) -> tuple[str, int]:
+        writer = _HashingWriter(out)
+        dump(writer)
+        return writer.result()
+    return write
+
+
+def _choose(obj: Any) -> tuple[str, _Writer]:
+    """The format of ``obj`` and how to write it; raises for a path that is not there."""
     if isinstance(obj, (bytes, bytearray, memoryview)):
-        return "bytes", bytes(obj)
+        return "bytes", _hashed(lambda w: w.write(obj))
     if isinstance(obj, os.PathLike):
         path = os.fspath(obj)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
         if os.path.isdir(path):
-            return "folder", _tar_folder(str(path))
+            return "folder", _hashed(lambda w: _write_tar(path, w))
         if os.path.isfile(path):
-            return "file", str(path)
+            return "file", lambda out: _copy_file(path, out)
         raise ModelverError(f"cannot register {path!r}: no such file or folder")
     np = sys.modules.get("numpy")
-    if np is not None and type(obj) is np.ndarray and obj.dtype != object:
-        buf = io.BytesIO()
-        np.save(buf, obj, allow_pickle=False)
-        return "npy", buf.getvalue()
+    # np.memmap is what load gives back for npy: a plain array in a file.
+    if np is not None and type(obj) in (np.ndarray, np.memmap) and obj.dtype != object:
+        return "npy", _hashed(lambda w: np.save(w, obj, allow_pickle=False))
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(obj, torch.nn.Module):
-        buf = io.BytesIO()
-        torch.save(obj.state_dict(), buf)
-        return "torch-state", buf.getvalue()
+        return "torch-state", _hashed(lambda w: torch.save(obj.state_dict(), w))
+    return "pickle", _hashed(lambda w: pickle.dump(obj, w, protocol=5))
+
+
+def serialize_to(obj: Any, staging_dir: str) -> tuple[str, str, str, int]:
+    """Write ``obj`` to a new temporary file in ``staging_dir``, hashing it as it is written.
+
+    Returns (format, path of the temporary file, digest, size). The caller owns the
+    file (publish it with ``put_file(path, digest=digest, move=True)``); on any error
+    no file is left behind and a :class:`ModelverError` is raised.
+    """
+    fmt, write = _choose(obj)
     try:
-        return "pickle", pickle.dumps(obj, protocol=5)
-    except Exception as exc:
-        raise ModelverError(
-            f"cannot serialize a {type(obj).__name__}: {exc}; register bytes, a numpy array, "
-            "a file or folder path, or a picklable object"
-        ) from None
+        fd, tmp = tempfile.mkstemp(dir=staging_dir, prefix="stage-")
+    except OSError as exc:
+        raise StoreError(f"cannot write to the staging folder {staging_dir!r}: {exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            digest, size = write(out)
+            with _writing(out):
+                out.flush()
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, (ModelverError, MemoryError)) or not isinstance(exc, Exception):
+            raise
+        hint = ("register bytes, a numpy array, a file or folder path, or a picklable object"
+                if fmt == "pickle" else "check that every file in it can be read")
+        raise ModelverError(f"cannot serialize a {type(obj).__name__} as {fmt!r}: {exc}; "
+                            f"{hint}") from None
+    return fmt, tmp, digest, size
 
 
-def _tar_folder(path: str) -> str:
+def _copy_file(path: str, out: BinaryIO) -> tuple[str, int]:
+    """Copy a file, hashing it as it is read: its bytes pass through memory once."""
+    with _open_source(path) as src:
+        try:
+            return hash_stream(src, out)
+        except OSError as exc:
+            raise StoreError(f"cannot copy {path!r} into the store: {exc}") from None
+
+
+def _open_source(path: str) -> BinaryIO:
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise ModelverError(f"cannot register {path!r}: {exc}") from None
+
+
+def _write_tar(path: str, out: _HashingWriter) -> None:
     """A tar of a folder with sorted entries and no times or owners: same files, same bytes."""
-    fd, out = tempfile.mkstemp(prefix="modelver-", suffix=".tar")
-    os.close(fd)
 
     def clean(info: tarfile.TarInfo) -> tarfile.TarInfo:
         info.mtime = 0
@@ -84,11 +181,12 @@ def _tar_folder(path: str) -> str:
     # Symlinks are followed (a Hugging Face snapshot is all links into a blob folder):
     # the artifact holds the bytes they point to, and a link loop is refused.
     seen_dirs: set[str] = set()
-    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT, dereference=True) as tar:
+    sink: Any = out  # tarfile's stub wants read and seek too; writing needs write and tell
+    with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT,
+                      dereference=True) as tar:
         for root, dirs, files in os.walk(path, followlinks=True):
             real = os.path.realpath(root)
             if real in seen_dirs:
-                os.unlink(out)
                 raise ModelverError(f"cannot register {path!r}: the folder {root!r} links "
                                     "back into itself")
             seen_dirs.add(real)
@@ -99,10 +197,8 @@ def _tar_folder(path: str) -> str:
             for fname in sorted(files):
                 full = os.path.join(root, fname)
                 if not os.path.exists(full):
-                    os.unlink(out)
                     raise ModelverError(f"cannot register {path!r}: {full!r} is a broken link")
                 tar.add(full, arcname=os.path.relpath(full, path), recursive=False, filter=clean)
-    return out
 
 
 def check_magic(fmt: str, head: bytes) -> None:
@@ -117,37 +213,73 @@ def check_magic(fmt: str, head: bytes) -> None:
         )
 
 
-def deserialize(fmt: str, data: bytes, blob_path: str, extract_dir: str) -> Any:
-    """Turn verified bytes back into the model."""
-    check_magic(fmt, data[:512])
-    if fmt == "pickle":
-        return pickle.loads(data)
-    if fmt == "bytes":
-        return data
-    if fmt == "npy":
-        import numpy as np
+def read_model(fmt: str, f: BinaryIO, blob_path: str, extract_dir: str) -> Any:
+    """Turn a verified blob, open as ``f`` at its start, back into the model.
 
-        return np.load(io.BytesIO(data), allow_pickle=False)
+    Only the first 512 bytes are read to check the format's signature; then the
+    format reads what it needs from ``f`` (nothing for ``file``). An ``npy`` blob in
+    a real file is memory-mapped read-only, so the array stays valid after ``f`` is
+    closed and costs memory only as it is read. A folder is extracted once into
+    ``extract_dir``.
+    """
+    check_magic(fmt, f.read(512))
+    f.seek(0)
+    if fmt == "pickle":
+        return pickle.load(f)
+    if fmt == "bytes":
+        return f.read()
+    if fmt == "npy":
+        return _read_npy(f)
     if fmt == "file":
         return Path(blob_path)
     if fmt == "folder":
-        return _extract(data, extract_dir)
+        return _extract(f, extract_dir)
     if fmt == "torch-state":
         import torch
 
-        return torch.load(io.BytesIO(data), weights_only=True)
+        return torch.load(f, weights_only=True)
     raise ModelverError(f"unknown artifact format {fmt!r}; upgrade modelver to load it")
 
 
-def _extract(data: bytes, target: str) -> Path:
-    """Extract a folder artifact once into ``target`` (named by digest) and return it."""
+def _read_npy(f: BinaryIO) -> Any:
+    """A read-only array mapped from the file (read into memory for a buffer or no data)."""
+    import numpy as np
+
+    fmt = np.lib.format
+    version = fmt.read_magic(f)
+    readers = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}
+    if version not in readers or not isinstance(f, io.BufferedReader):
+        f.seek(0)
+        return np.load(f, allow_pickle=False)
+    shape, fortran, dtype = readers[version](f)
+    if dtype.hasobject:
+        raise IntegrityError("the 'npy' artifact holds Python objects, which modelver never "
+                             "writes; it may have been replaced. Run `modelver verify`")
+    offset = f.tell()
+    if int(np.prod(shape, dtype=np.int64)) == 0 or dtype.itemsize == 0:  # nothing to map
+        f.seek(0)
+        empty = np.load(f, allow_pickle=False)
+        empty.flags.writeable = False  # like every other loaded array
+        return empty
+    mapped = np.memmap(f, dtype=dtype, mode="r", offset=offset, shape=shape,
+                       order="F" if fortran else "C")
+    return np.asarray(mapped)  # a plain read-only ndarray over the mapping
+
+
+def _extract(f: BinaryIO, target: str) -> Path:
+    """Extract a folder artifact, streamed from ``f``, once into ``target`` (named by digest)."""
     if os.path.isdir(target):
         return Path(target)
+    import shutil
+
     parent = os.path.dirname(target)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=".extract-")
     try:
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=parent, prefix=".extract-")
+    except OSError as exc:
+        raise StoreError(f"cannot extract a folder artifact into {parent!r}: {exc}") from None
+    try:
+        with tarfile.open(fileobj=f, mode="r:") as tar:
             for member in tar.getmembers():  # modelver writes only files and folders
                 unsafe = member.name.startswith("/") or ".." in member.name.split("/")
                 if unsafe or not (member.isfile() or member.isdir()):
@@ -157,18 +289,49 @@ def _extract(data: bytes, target: str) -> Path:
                 tar.extractall(tmp, filter="data")
             else:  # pragma: no cover - Python < 3.10.12 has no extraction filters
                 tar.extractall(tmp)  # noqa: S202 - every member checked above
-    except tarfile.TarError as exc:
-        import shutil
-
+        for root, _, files in os.walk(tmp):  # the extracted model is read-only, like its blob
+            for fname in files:
+                os.chmod(os.path.join(root, fname), 0o444)
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise IntegrityError(f"folder artifact cannot be unpacked: {exc}") from None
-    for root, _, files in os.walk(tmp):  # the extracted model is read-only, like its blob
-        for fname in files:
-            os.chmod(os.path.join(root, fname), 0o444)
+        if isinstance(exc, tarfile.TarError):
+            raise IntegrityError(f"folder artifact cannot be unpacked: {exc}") from None
+        if isinstance(exc, OSError) and not isinstance(exc, ModelverError):
+            raise StoreError(f"cannot extract a folder artifact into {parent!r}: "
+                             f"{exc}") from None
+        raise
     try:
         os.rename(tmp, target)
     except OSError:  # another process extracted it first
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
     return Path(target)
+
+
+# -- the whole-bytes interface, until the store streams through ``_load`` ------------
+
+
+def serialize(obj: Any) -> tuple[str, bytes | str]:
+    """Pick a format for ``obj``; returns (format, bytes) or (format, path of a file).
+
+    Superseded by :func:`serialize_to`; a ``folder``'s path is a temporary tar the
+    caller deletes.
+    """
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return "bytes", bytes(obj)
+    if isinstance(obj, os.PathLike) and os.path.isfile(obj):
+        return "file", os.fsdecode(os.fspath(obj))
+    fmt, tmp, _, _ = serialize_to(obj, tempfile.gettempdir())
+    if fmt == "folder":
+        return fmt, tmp
+    try:
+        with open(tmp, "rb") as f:
+            return fmt, f.read()
+    finally:
+        os.unlink(tmp)
+
+
+def deserialize(fmt: str, data: bytes, blob_path: str, extract_dir: str) -> Any:
+    """Turn verified bytes back into the model (superseded by :func:`read_model`)."""
+    if fmt == "bytes":
+        return data
+    return read_model(fmt, io.BytesIO(data), blob_path, extract_dir)

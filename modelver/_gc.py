@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._render import render
+
 if TYPE_CHECKING:
-    from ._store import Store
+    from ._chain import Chain
 
 __all__ = ["GcReport", "gc"]
-
-_SHOWN = 100  # blobs listed by str(report)
 
 
 @attrs.frozen
@@ -32,30 +32,12 @@ class GcReport:
     dry_run: bool
 
     def __str__(self) -> str:
-        verb = "would delete" if self.dry_run else "deleted"
-        lines = [f"{verb} {len(self.deleted)} unreferenced blob(s), {self.bytes_freed:,} bytes"]
-        lines += [f"  {d}" for d in self.deleted[:_SHOWN]]
-        if self.skipped_recent:
-            lines.append(f"kept {len(self.skipped_recent)} recent blob(s) (or of unknown age) "
-                         "that a writer may be about to reference")
-        if self.temporaries:
-            lines.append(f"removed {len(self.temporaries)} leftover temporary file(s)")
-        return "\n".join(lines)
+        """What was deleted (the first 100 blobs), kept as recent, and tidied up."""
+        return render("text", self)
 
 
-def _blob_mtime(store: Store, digest: str) -> float | None:
-    """When a blob was written: from the local blob folder, or from a backend that
-    offers ``blob_mtime(digest)``; None when the backend cannot say."""
-    backend: Any = store.backend
-    if callable(getattr(backend, "blob_mtime", None)):
-        mtime = backend.blob_mtime(digest)
-        return None if mtime is None else float(mtime)
-    stat = _stat(store, digest)
-    return None if stat is None else stat.st_mtime
-
-
-def _stat(store: Store, digest: str) -> os.stat_result | None:
-    blobs: Any = getattr(store.backend, "blobs", None)
+def _stat(chain: Chain, digest: str) -> os.stat_result | None:
+    blobs: Any = getattr(chain.backend, "blobs", None)  # a local blob folder, if any
     if blobs is None or not callable(getattr(blobs, "path", None)):
         return None
     try:
@@ -64,7 +46,7 @@ def _stat(store: Store, digest: str) -> os.stat_result | None:
         return None
 
 
-def gc(store: Store, *, dry_run: bool = False, grace_s: float = 3600.0) -> GcReport:
+def gc(chain: Chain, *, dry_run: bool = False, grace_s: float = 3600.0) -> GcReport:
     """Delete blobs no live record references: artifacts of deleted versions, uploads
     of interrupted runs, and (local stores) leftover temporary files.
 
@@ -72,39 +54,36 @@ def gc(store: Store, *, dry_run: bool = False, grace_s: float = 3600.0) -> GcRep
     artifact before the record that names it; so are blobs whose age the backend
     cannot tell, unless ``grace_s`` is 0.
     """
-    from ._verify import referenced_blobs
-
-    if not store._readable():
+    if not chain.readable():
         return GcReport([], 0, [], [], dry_run)
-    referenced = referenced_blobs(store._index)
-    sizes = dict(store._index.query("SELECT digest, json_extract(record, '$.size') FROM "
-                                    "versions"))
+    referenced = chain.queries.referenced_blobs()
+    sizes = chain.queries.artifact_sizes()
     deleted, recent, candidates = [], [], []
     freed = 0
     now = time.time()
-    for digest in sorted(set(store.backend.blob_digests()) - referenced.keys()):
-        mtime = _blob_mtime(store, digest)
+    for digest in sorted(set(chain.backend.blob_digests()) - referenced.keys()):
+        mtime = chain.backend.blob_mtime(digest)
         if grace_s > 0 and (mtime is None or now - mtime < grace_s):
             recent.append(digest)
         else:
             candidates.append(digest)
     if dry_run:
         for digest in candidates:
-            stat = _stat(store, digest)
+            stat = _stat(chain, digest)
             freed += stat.st_size if stat is not None else int(sizes.get(digest) or 0)
         deleted = candidates
     elif candidates:
         # Check again with the log current and registrations held off (a local store's
         # write lock): a version committed since the first look may name a candidate.
-        store.backend.sync()
-        with store._index.write():
-            still = referenced_blobs(store._index)
+        chain.sync()
+        with chain.index.write():
+            still = chain.queries.referenced_blobs()
             for digest in candidates:
                 if digest not in still:
-                    freed += store.backend.delete_blob(digest)
+                    freed += chain.backend.delete_blob(digest)
                     deleted.append(digest)
     temporaries: list[str] = []
-    blobs: Any = getattr(store.backend, "blobs", None)
+    blobs: Any = getattr(chain.backend, "blobs", None)
     if not dry_run and callable(getattr(blobs, "remove_temporaries", None)):
         temporaries = list(blobs.remove_temporaries())
     return GcReport(deleted, freed, recent, temporaries, dry_run)

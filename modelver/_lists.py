@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from ._records import AliasEvent, ModelVersion, Run
+from ._render import render
 from ._serde import unstructure
 
 __all__ = ["AliasHistory", "RunList", "VersionList"]
@@ -38,9 +39,8 @@ class VersionList(list[ModelVersion]):
         return _pandas().DataFrame(rows)
 
     def _repr_html_(self) -> str:
-        from ._html import versions_html
-
-        return versions_html(self)
+        """Jupyter: a table; a long list shows its first and last rows."""
+        return render("html", self)
 
 
 class RunList(list[Run]):
@@ -61,9 +61,8 @@ class RunList(list[Run]):
         return _pandas().DataFrame(rows)
 
     def _repr_html_(self) -> str:
-        from ._html import runs_html
-
-        return runs_html(self)
+        """Jupyter: a table; a long list shows its first and last rows."""
+        return render("html", self)
 
 
 class AliasHistory(list[AliasEvent]):
@@ -75,6 +74,5 @@ class AliasHistory(list[AliasEvent]):
                                      if k != "schema_version"} for e in self])
 
     def _repr_html_(self) -> str:
-        from ._html import history_html
-
-        return history_html(self)
+        """Jupyter: a table; a long list shows its first and last rows."""
+        return render("html", self)

@@ -10,25 +10,28 @@
 With a lock in force (``use_lock(path)``, ``MODELVER_LOCK``, or a ``modelver.lock``
 beside the project's ``pyproject.toml``) ``load(name, ref)`` returns the locked
 version whatever the alias says now, and refuses names the lock does not pin.
+``pin(fraud="1.2.0")`` does the same for a ``with`` block, in code, without a file
+(the pytest plugin's ``@pytest.mark.modelver`` uses it); pins win over the lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import attrs
 
 from ._errors import InvalidName, NotFound
 from ._names import check_name
+from ._records import ModelVersion
 
-if TYPE_CHECKING:
-    from ._store import Store
+Resolve = Callable[[str, str], ModelVersion]
+"""Resolves ``(name, ref)`` to a version: a store's ``resolve``."""
 
 __all__ = [
-    "LockEntry", "LockFile", "LockMove", "check_lock", "lock", "locked_ref", "read_lock",
+    "LockEntry", "LockFile", "LockMove", "check_lock", "lock", "locked_ref", "pin", "read_lock",
     "use_lock", "write_lock",
 ]
 
@@ -130,6 +133,31 @@ def use_lock(path: str | None) -> LockFile | None:
     return lock
 
 
+@contextlib.contextmanager
+def pin(refs: Mapping[str, str] | None = None, /, **more: str) -> Iterator[dict[str, str]]:
+    """Pin models to versions (or any reference) for the body of a ``with`` block.
+
+    Inside it, ``load(name, ref)`` of a pinned name loads the pinned version whatever
+    ``ref`` says (an exact version or digest is still loaded as given)::
+
+        with modelver.pin(fraud="1.2.0", **{"fraud-ft": "0.3.0"}):
+            model = modelver.load("fraud", "prod")     # 1.2.0
+
+    Pins nest (the innermost wins) and take precedence over a lock file; they hold for
+    the whole process, not one thread. Names are checked and made canonical (lowercase);
+    yields the pins in force for this block.
+    """
+    pins = {check_name(name): str(ref) for name, ref in {**(refs or {}), **more}.items()}
+    _pins.append(pins)
+    try:
+        yield dict(pins)
+    finally:
+        for i in reversed(range(len(_pins))):
+            if _pins[i] is pins:
+                del _pins[i]
+                break
+
+
 def _find_lock() -> LockFile | None:
     if "off" in _explicit:
         return None
@@ -169,7 +197,7 @@ def locked_ref(name: str, ref: str) -> LockEntry | None:
     return entry
 
 
-def lock(store: Store, refs: Iterable[str], path: str = LOCK_NAME) -> LockFile:
+def lock(resolve: Resolve, refs: Iterable[str], path: str = LOCK_NAME) -> LockFile:
     """Resolve ``name@ref`` references to exact versions and digests and write a lock.
 
     With no references, the references already in the lock file are resolved again.
@@ -182,7 +210,7 @@ def lock(store: Store, refs: Iterable[str], path: str = LOCK_NAME) -> LockFile:
     entries = []
     for text in refs:
         name, ref = split_ref(text)
-        mv = store.resolve(name, ref)
+        mv = resolve(name, ref)
         entries.append(LockEntry(name, ref, mv.version, mv.digest))
     if not entries:
         raise InvalidName("nothing to lock: name at least one NAME@REF")
@@ -202,11 +230,11 @@ class LockMove:
         return f"{self.name}@{self.ref}: locked {self.locked}, now {self.now}"
 
 
-def check_lock(store: Store, path: str = LOCK_NAME) -> list[LockMove]:
+def check_lock(resolve: Resolve, path: str = LOCK_NAME) -> list[LockMove]:
     """The locked references that resolve to another version (or digest) today."""
     moves = []
     for name, entry in sorted(read_lock(path).models.items()):
-        mv = store.resolve(name, entry.ref)
+        mv = resolve(name, entry.ref)
         if mv.version != entry.version or mv.digest != entry.digest:
             now = mv.version if mv.version != entry.version else f"{mv.version} ({mv.digest})"
             moves.append(LockMove(name, entry.ref, entry.version, now))

@@ -2,7 +2,9 @@
 
 Records are plain values. They are serialized to canonical JSON by the one converter
 in :mod:`modelver._serde`; ``attrs.asdict()`` and the CLI's ``--json`` use the same
-field names. Times are timezone-aware UTC datetimes.
+field names. Times are timezone-aware UTC datetimes. Their Jupyter HTML is drawn by
+:mod:`modelver._render.html`, reached through the registry in :mod:`modelver._render`
+(which imports nothing), so the renderers can import these classes without a cycle.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import attrs
+
+from ._render import render
 
 __all__ = [
     "AliasEvent",
@@ -176,9 +180,7 @@ class Run:
 
     def _repr_html_(self) -> str:
         """Jupyter: outcome, then a collapsible section per captured part, escaped."""
-        from ._html import run_html
-
-        return run_html(self)
+        return render("html", self)
 
 
 @attrs.frozen
@@ -215,10 +217,8 @@ class ModelVersion:
         return f"{self.name}@{self.version}"
 
     def _repr_html_(self) -> str:
-        """Jupyter: an escaped HTML summary (see :mod:`modelver._html`)."""
-        from ._html import version_html
-
-        return version_html(self)
+        """Jupyter: an escaped HTML summary (see :mod:`modelver._render.html`)."""
+        return render("html", self)
 
 
 @attrs.frozen
@@ -238,9 +238,7 @@ class AliasEvent:
 
     def _repr_html_(self) -> str:
         """Jupyter: the move, who, when and why, escaped."""
-        from ._html import event_html
-
-        return event_html(self)
+        return render("html", self)
 
 
 @attrs.frozen

@@ -16,7 +16,6 @@ deletes each artifact no live record references. The version's record stays:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -29,12 +28,14 @@ from ._gc import GcReport, gc
 from ._log import Draft
 from ._names import check_name
 from ._records import Tombstone, utcnow
+from ._render import render
+from ._resolve import resolve
 from ._serde import unstructure
 from ._user import current_user
 
 if TYPE_CHECKING:
-    from ._index import Index
-    from ._store import Store
+    from ._chain import Chain
+    from ._index import Queries
 
 __all__ = ["GcReport", "PlannedDeletion", "RetentionPlan", "RetentionPolicy", "gc",
            "parse_duration", "plan_retention"]
@@ -43,7 +44,6 @@ _DAY = 86400
 _UNITS = {"s": 1, "min": 60, "h": 3600, "d": _DAY, "w": 7 * _DAY, "mo": 30 * _DAY,
           "y": 365 * _DAY}
 _DURATION = re.compile(r"\s*(\d+)\s*([a-z]+)\s*", re.ASCII)
-_SHOWN = 100  # lines of each list printed by str(plan)
 
 
 def parse_duration(value: timedelta | str | None, what: str = "duration") -> timedelta | None:
@@ -161,37 +161,16 @@ class RetentionPlan:
     deletions: list[PlannedDeletion]
     kept: list[tuple[str, str]]
     bytes_freed: int
-    store: Store | None = attrs.field(default=None, repr=False)
+    chain: Chain | None = attrs.field(default=None, repr=False)
 
     def __str__(self) -> str:
-        scope = self.name or "every model"
-        lines = [f"retention plan for {scope} ({self.policy}): delete {len(self.deletions)} "
-                 f"version(s), keep {len(self.kept)}, free {self.bytes_freed:,} bytes"]
-        if self.deletions:
-            lines.append("delete")
-            lines += [f"  {d.ref}  {d.digest[:19]}…  {d.size:,} B  {d.rule}"
-                      for d in self.deletions[:_SHOWN]]
-            if len(self.deletions) > _SHOWN:
-                lines.append(f"  … and {len(self.deletions) - _SHOWN} more")
-        if self.kept:
-            lines.append("keep")
-            lines += [f"  {ref}  {why}" for ref, why in self.kept[:_SHOWN]]
-            if len(self.kept) > _SHOWN:
-                lines.append(f"  … and {len(self.kept) - _SHOWN} more")
-        return "\n".join(lines)
+        """The summary, each deletion with its rule, each kept version with why (the
+        first 100 of each)."""
+        return render("text", self)
 
     def _repr_html_(self) -> str:
         """Jupyter: an escaped HTML table of deletions and kept versions."""
-        import html
-
-        e, td = html.escape, ("text-align:left;padding:1px 10px 1px 0;border-bottom:1px "
-                              "solid rgba(128,128,128,.25)")
-        rows = [(f"delete {d.ref}", f"{d.size:,}", d.rule) for d in self.deletions[:_SHOWN]]
-        rows += [(f"keep {ref}", "", why) for ref, why in self.kept[:_SHOWN]]
-        body = "".join("<tr>" + "".join(f'<td style="{td}">{e(x)}</td>' for x in row) + "</tr>"
-                       for row in rows)
-        return (f'<div style="color:inherit;font-size:12px"><div>{e(str(self).splitlines()[0])}'
-                f'</div><table style="border-collapse:collapse;color:inherit">{body}</table></div>')
+        return render("html", self)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (what the CLI's ``--json`` prints)."""
@@ -204,10 +183,10 @@ class RetentionPlan:
         """Write a tombstone for each planned deletion, then delete every artifact that
         no live record references. Raises :class:`Protected` (before writing anything
         where it can) if a planned version became aliased or held since planning."""
-        if self.store is None:
+        if self.chain is None:
             raise InvalidName("this plan has no store to apply to; make it with "
                               "store.plan_retention(...)")
-        return _apply(self.store, self)
+        return _apply(self.chain, self)
 
 
 # -- planning ----------------------------------------------------------------------
@@ -219,27 +198,22 @@ def _parse_time(text: str) -> datetime:
     return parse(text)
 
 
-def _last_served(index: Index, name: str | None, now: datetime
+def _last_served(q: Queries, name: str | None, now: datetime
                  ) -> dict[tuple[str, str], datetime]:
     """For each version ever behind an alias: when it last served there (``now`` if an
     alias points at it now, else the last alias move to or away from it)."""
-    sql = ("SELECT name, to_version, json_extract(record, '$.from_version'), at "
-           "FROM alias_events")
-    rows = index.query(sql + " WHERE name = ?", (name,)) if name else index.query(sql)
     last: dict[tuple[str, str], datetime] = {}
-    for n, to, frm, at in rows:
+    for n, to, frm, at in q.alias_moves(name):
         when = _parse_time(at)
         for v in (to, frm):
             if v is not None and ((n, v) not in last or last[(n, v)] < when):
                 last[(n, v)] = when
-    current = "SELECT name, version FROM aliases"
-    for n, v in index.query(current + " WHERE name = ?", (name,)) if name else index.query(
-            current):
+    for n, _, v in q.aliases(name):
         last[(n, v)] = now
     return last
 
 
-def plan_retention(store: Store, policy: RetentionPolicy, name: str | None = None, *,
+def plan_retention(chain: Chain, policy: RetentionPolicy, name: str | None = None, *,
                    now: datetime | None = None) -> RetentionPlan:
     """Which versions ``policy`` deletes (of ``name``, or of every model), and why.
 
@@ -250,21 +224,14 @@ def plan_retention(store: Store, policy: RetentionPolicy, name: str | None = Non
     now = now or utcnow()
     # Blobs are shared across models, so every model's log must be current to know
     # which artifacts another model still needs.
-    if not store._readable():
-        return RetentionPlan(policy, None, now, [], [], 0, store)
+    if not chain.readable():
+        return RetentionPlan(policy, None, now, [], [], 0, chain)
+    q = chain.queries
     if name is not None:
-        name = check_name(name)
-        store.resolve(name, "latest", prereleases=True)  # NotFound, with suggestions
-    index = store._index
-    args: tuple[str, ...] = (name,) if name else ()
+        name = resolve(q, check_name(name), "latest", prereleases=True).name  # NotFound
     # Newest first within each model, by version precedence; ranks count live versions.
-    rows = index.query(
-        "SELECT name, version, digest, created_at, json_extract(record, '$.size') FROM versions"
-        + (" WHERE name = ?" if name else "")
-        + " ORDER BY name, major DESC, minor DESC, patch DESC, pre, seq DESC", args)
-    tombs = set(index.query("SELECT name, version FROM tombstones"
-                            + (" WHERE name = ?" if name else ""), args))
-    special = _special(index, policy, name, now)
+    rows = q.retention_rows(name)
+    special = _special(q, policy, name, now)
     deletions: list[PlannedDeletion] = []
     kept: list[tuple[str, str]] = []
     kept_digests: set[str] = set()
@@ -277,8 +244,6 @@ def plan_retention(store: Store, policy: RetentionPolicy, name: str | None = Non
     rule = _rule(policy)
     rank, current = 0, None
     for n, v, digest, created, size in rows:
-        if tombs and (n, v) in tombs:
-            continue
         if n == current:
             rank += 1
         else:
@@ -297,43 +262,34 @@ def plan_retention(store: Store, policy: RetentionPolicy, name: str | None = Non
         kept_digests.add(digest)
     # With every model planned, the kept rows are all the live versions there are.
     freed = ({d.digest for d in deletions} - kept_digests if name is None
-             else _unshared(index, deletions))
+             else _unshared(q, deletions))
     total = sum({d.digest: d.size for d in deletions if d.digest in freed}.values())
-    return RetentionPlan(policy, name, now, deletions, kept, total, store)
+    return RetentionPlan(policy, name, now, deletions, kept, total, chain)
 
 
-def _special(index: Index, policy: RetentionPolicy, name: str | None, now: datetime
+def _special(q: Queries, policy: RetentionPolicy, name: str | None, now: datetime
              ) -> dict[tuple[str, str], list[str]]:
     """The versions kept whatever their age or rank: held, aliased, served within
     ``min_age``, tagged; each with why."""
-    args: tuple[str, ...] = (name,) if name else ()
-    only = " AND name = ?" if name else ""
     why: dict[tuple[str, str], list[str]] = {}
-    for n, v, reason in index.query(
-            f"SELECT name, version, json_extract(record, '$.reason') FROM holds WHERE 1{only}",
-            args):
-        why.setdefault((n, v), []).append(f"held: {reason}")
+    for key, reason in q.held(name).items():
+        why.setdefault(key, []).append(f"held: {reason}")
     if policy.keep_aliased:
         aliases: dict[tuple[str, str], list[str]] = {}
-        for n, alias, v in index.query(
-                f"SELECT name, alias, version FROM aliases WHERE 1{only} ORDER BY alias", args):
+        for n, alias, v in sorted(q.aliases(name), key=lambda row: row[1]):
             aliases.setdefault((n, v), []).append(alias)
         for key, names in aliases.items():
             why.setdefault(key, []).append("alias " + ", ".join(names))
     if policy.min_age is not None:
-        for key, served in _last_served(index, name, now).items():
+        for key, served in _last_served(q, name, now).items():
             if served + policy.min_age > now:
                 why.setdefault(key, []).append(
                     f"served behind an alias until {served:%Y-%m-%d}: min_age="
                     f"{_show_duration(policy.min_age)} not passed")
     if policy.keep_tagged:
-        # instr() skips the untagged records (the index writes '"tags": {}') unparsed.
         tagged: dict[tuple[str, str], str] = {}
-        for n, v, key in index.query(
-                "SELECT name, version, j.key FROM versions, json_each(record, '$.tags') j "
-                "WHERE instr(record, '\"tags\": {}') = 0 AND j.key IN (SELECT value FROM "
-                f"json_each(?)){only}", (json.dumps(list(policy.keep_tagged)), *args)):
-            tagged.setdefault((n, v), key)
+        for n, v, tag_key in q.tagged(policy.keep_tagged, name):
+            tagged.setdefault((n, v), tag_key)
         for key_, tag in tagged.items():
             why.setdefault(key_, []).append(f"tagged {tag!r}")
     return why
@@ -349,59 +305,42 @@ def _rule(policy: RetentionPolicy) -> str:
     return " and ".join(parts)
 
 
-def _code_blobs(index: Index) -> set[str]:
-    """Every blob a run's code record names (sources, module files, git diffs).
-
-    This reads every run, so only ``apply`` uses it: a model artifact byte-identical
-    to a source file is possible but rare, and a plan must stay fast.
-    """
-    rows = index.query("SELECT json_extract(record, '$.code.source_digest'), json_extract("
-                       "record, '$.code.module_digest'), json_extract(record, "
-                       "'$.code.diff_digest') FROM runs")
-    return {d for row in rows for d in row if d}
-
-
-def _unshared(index: Index, deletions: list[PlannedDeletion]) -> set[str]:
+def _unshared(q: Queries, deletions: list[PlannedDeletion]) -> set[str]:
     """The digests of ``deletions`` that no other live version names (by the digest index)."""
     if not deletions:
         return set()
     gone = {(d.name, d.version) for d in deletions}
     digests = {d.digest for d in deletions}
-    live = index.query(
-        "SELECT v.name, v.version, v.digest FROM versions v WHERE v.digest IN (SELECT value "
-        "FROM json_each(?)) AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.name = v.name "
-        "AND t.version = v.version)", (json.dumps(sorted(digests)),))
+    live = q.live_with_digests(digests)
     return digests - {d for n, v, d in live if (n, v) not in gone}
 
 
 # -- applying -------------------------------------------------------------------------
 
 
-def _protection(index: Index, name: str, version: str, policy: RetentionPolicy,
+def _protection(q: Queries, name: str, version: str, policy: RetentionPolicy,
                 now: datetime) -> str | None:
     """Why a version must not be deleted now, or None."""
-    row = index.one("SELECT json_extract(record, '$.reason') FROM holds WHERE name = ? AND "
-                    "version = ?", (name, version))
-    if row is not None:
-        return f"is held ({row[0]}); release it first"
+    reason = q.held(name).get((name, version))
+    if reason is not None:
+        return f"is held ({reason}); release it first"
     if policy.keep_aliased:
-        aliases = [r[0] for r in index.query("SELECT alias FROM aliases WHERE name = ? AND "
-                                             "version = ?", (name, version))]
+        aliases = q.aliases_of(name, version)
         if aliases:
             return f"is what {', '.join(f'{name}@{a}' for a in aliases)} points to"
     if policy.min_age is not None:
-        served = _last_served(index, name, now).get((name, version))
+        served = _last_served(q, name, now).get((name, version))
         if served is not None and served + policy.min_age > now:
             return (f"served behind an alias until {served:%Y-%m-%d} and min_age="
                     f"{_show_duration(policy.min_age)} has not passed")
     return None
 
 
-def _apply(store: Store, plan: RetentionPlan) -> list[Tombstone]:
-    store._readable()  # every model: another one may share a blob
-    index = store._index
+def _apply(chain: Chain, plan: RetentionPlan) -> list[Tombstone]:
+    chain.readable()  # every model: another one may share a blob
+    q = chain.queries
     blocked = [f"{d.ref} {why}" for d in plan.deletions
-               if (why := _protection(index, d.name, d.version, plan.policy, utcnow()))]
+               if (why := _protection(q, d.name, d.version, plan.policy, utcnow()))]
     if blocked:
         raise Protected("retention refused, nothing was deleted: " + "; ".join(blocked[:10])
                         + (f" (and {len(blocked) - 10} more)" if len(blocked) > 10 else "")
@@ -412,36 +351,34 @@ def _apply(store: Store, plan: RetentionPlan) -> list[Tombstone]:
         for d in plan.deletions:
             tomb = Tombstone(at=utcnow(), reason=f"retention: {d.rule}", by=current_user(),
                              rule=str(plan.policy))
-            store.backend.append(d.name, _tombstone_builder(d, tomb, plan, done))
+            chain.append(d.name, _tombstone_builder(d, tomb, plan, done))
             tombstones.append(tomb)
             done.append(d)
     finally:
-        _delete_unreferenced(store, done)
+        _delete_unreferenced(chain, done)
     return tombstones
 
 
 def _tombstone_builder(d: PlannedDeletion, tomb: Tombstone, plan: RetentionPlan,
-                       done: list[PlannedDeletion]) -> Callable[[Index], Draft]:
+                       done: list[PlannedDeletion]) -> Callable[[Queries], Draft]:
     """The ``build`` of one tombstone append: it re-checks, inside the write
     transaction, that the version is still there, not deleted, and not protected."""
-    def build(index: Index) -> Draft:
-        row = index.one("SELECT digest FROM versions WHERE name = ? AND version = ?",
-                        (d.name, d.version))
-        if row is None:
+    def build(q: Queries) -> Draft:
+        mv = q.exact(d.name, d.version)
+        if mv is None:
             raise NotFound(f"{d.ref} is not in this store")
-        if index.one("SELECT 1 FROM tombstones WHERE name = ? AND version = ?",
-                     (d.name, d.version)):
+        if mv.deleted is not None:
             raise Conflict(f"{d.ref} was already deleted by retention; make a new plan")
-        why = _protection(index, d.name, d.version, plan.policy, utcnow())
+        why = _protection(q, d.name, d.version, plan.policy, utcnow())
         if why is not None:
             applied = f"; already deleted: {', '.join(x.ref for x in done)}" if done else ""
             raise Protected(f"{d.ref} {why} (it changed since the plan was made){applied}")
-        return Draft("tombstone", {"version": d.version, "digest": row[0],
+        return Draft("tombstone", {"version": d.version, "digest": mv.digest,
                                    "tombstone": unstructure(tomb)})
     return build
 
 
-def _delete_unreferenced(store: Store, done: list[PlannedDeletion]) -> int:
+def _delete_unreferenced(chain: Chain, done: list[PlannedDeletion]) -> int:
     """Delete the artifacts of ``done`` that no live record references; bytes freed.
 
     The check and the delete run in one write transaction, so no version naming the
@@ -450,14 +387,11 @@ def _delete_unreferenced(store: Store, done: list[PlannedDeletion]) -> int:
     freed = 0
     if not done:
         return 0
-    store.backend.sync()  # a version of any model registered since may use these blobs
-    index = store._index
-    code = _code_blobs(index)
-    with index.write():
+    chain.sync()  # a version of any model registered since may use these blobs
+    q = chain.queries
+    code = q.code_blobs()
+    with chain.index.write():
         for digest in sorted({d.digest for d in done}):
-            live = index.one("SELECT 1 FROM versions v WHERE v.digest = ? AND NOT EXISTS ("
-                             "SELECT 1 FROM tombstones t WHERE t.name = v.name AND "
-                             "t.version = v.version) LIMIT 1", (digest,))
-            if live is None and digest not in code:
-                freed += store.backend.delete_blob(digest)
+            if not q.digest_is_live(digest) and digest not in code:
+                freed += chain.backend.delete_blob(digest)
     return freed

@@ -16,21 +16,20 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._context import ACTIVE
 from ._errors import CaptureError, Conflict, InvalidName, VersionExists
 from ._records import CodeInfo, DataFingerprint, ModelVersion, Run, Seeds, utcnow
 
 if TYPE_CHECKING:
+    from ._capture.code import CodeSnapshot
+    from ._capture.git import GitProbe
+    from ._capture.resources import ResourceMonitor
     from ._store import Store
-    from .capture.code import CodeSnapshot
-    from .capture.git import GitProbe
-    from .capture.resources import ResourceMonitor
 
 __all__ = ["ActiveRun", "CaptureWarning", "current_run"]
 
 T = TypeVar("T")
-_CURRENT: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar(
-    "modelver_run", default=None
-)
+_CURRENT = ACTIVE  # shared with the store, which records what a run loads
 
 
 class CaptureWarning(UserWarning):
@@ -40,7 +39,8 @@ class CaptureWarning(UserWarning):
 def current_run() -> ActiveRun | None:
     """The run active in this thread or task (inside a decorated function or
     ``training()`` block), else None."""
-    return _CURRENT.get()
+    run: ActiveRun | None = _CURRENT.get()
+    return run
 
 
 def default_strict() -> bool:
@@ -74,7 +74,7 @@ class ActiveRun:
         self._snapshot = code
         self._allow_env = tuple(allow_env)
         self._lock = threading.Lock()
-        self._token: contextvars.Token[ActiveRun | None] | None = None
+        self._token: contextvars.Token[Any] | None = None
         self._monitor: ResourceMonitor | None = None
         self._git: GitProbe | None = None
         self.seeds = Seeds()
@@ -112,14 +112,14 @@ class ActiveRun:
 
     def log_params(self, **params: Any) -> None:
         """Record hyperparameters (JSON values; others by type and fingerprint)."""
-        from .capture.params import json_value, redact
+        from ._capture.params import json_value, redact
 
         with self._lock:
             self.params.update({k: json_value(redact(k, v)) for k, v in params.items()})
 
     def log_metrics(self, **metrics: Any) -> None:
         """Record metrics (numbers, or JSON values)."""
-        from .capture.params import json_value
+        from ._capture.params import json_value
 
         with self._lock:
             self.metrics.update({k: json_value(v) for k, v in metrics.items()})
@@ -145,23 +145,21 @@ class ActiveRun:
                 self.parents.append(ref)
 
     def _stat_cache(self) -> Any:
-        from ._statcache import stat_cache_for
-
-        return stat_cache_for(self.store)
+        return self.store.stat_cache
 
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> None:
         """Begin recording: seed, start the resource monitor and the git probe."""
-        from .capture.resources import ResourceMonitor
-        from .capture.seeds import apply_seed
+        from ._capture.resources import ResourceMonitor
+        from ._capture.seeds import apply_seed
 
         self._token = _CURRENT.set(self)
         self.seeds = apply_seed(self._seed_arg)
         self._monitor = ResourceMonitor()
         self.guard("resource use", self._monitor.start, None)
         if self._snapshot is not None:
-            from .capture.git import GitProbe
+            from ._capture.git import GitProbe
 
             source = self._snapshot.info.source_file
             # Notebook cells have no file: the working directory's repository is theirs.
@@ -171,7 +169,7 @@ class ActiveRun:
     def _code(self) -> CodeInfo | None:
         if self._snapshot is None:
             return None
-        from .capture.code import with_git
+        from ._capture.code import with_git
 
         snap = self._snapshot
         for blob in snap.blobs.values():
@@ -186,8 +184,8 @@ class ActiveRun:
                bump: str = "auto", parents: Sequence[str] = (),
                tags: Mapping[str, str] | None = None) -> ModelVersion | None:
         """Stop recording, write the run and, if it succeeded with a model, its version."""
-        from .capture.environment import capture_environment
-        from .capture.hardware import capture_hardware
+        from ._capture.environment import capture_environment
+        from ._capture.hardware import capture_hardware
 
         try:
             resources = (self.guard("resource use", self._monitor.stop, None)

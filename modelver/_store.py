@@ -1,49 +1,43 @@
-"""The Store: all registry policy over one narrow backend.
+"""The Store: the facade over one backend, its read model and the policy modules.
 
-A store registers versions, resolves references, loads verified artifacts, and
-moves aliases. Backends only append log entries and put/get blobs; everything
-here is the same for SQLite, ``memory://`` and object storage.
+Every method here validates its arguments, brings the read model up to date
+(:class:`~modelver._chain.Chain`), and delegates to the module that owns the concept:
+``_resolve`` (references), ``_register`` (allocating versions), ``_load`` (the load
+pipeline), ``_aliases``, ``_lineage``, ``_diff``, ``_retention``/``_gc``,
+``_transfer``, ``_verify`` and ``_locking``. Those modules take what they use (the
+chain, its queries, plain records), never the Store.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import threading
-import warnings
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ._errors import (
-    IntegrityError,
-    InvalidName,
-    NotFound,
-    StoreError,
-    UnsafeFormat,
-)
-from ._index import Index
+from ._chain import Chain, StaleWarning
+from ._context import record_parent
+from ._errors import IntegrityError, InvalidName, NotFound, StoreError
+from ._index import IndexStatCache
+from ._locking import locked_ref
 from ._names import check_name
 from ._records import AliasEvent, Hold, ModelVersion, Run
-from ._resolve import resolve_row, split_ref, to_version, version_from
-from ._serde import structure
+from ._resolve import find_run, is_exact, resolve, split_ref
 from ._versions import Bump
 from .backends import Backend, open_backend
 
 if TYPE_CHECKING:
     from ._diff import Diff
+    from ._gc import GcReport
     from ._lineage import Lineage
     from ._lists import AliasHistory, RunList, VersionList
-    from ._retention import GcReport, RetentionPlan, RetentionPolicy
+    from ._load import ArtifactCache
+    from ._locking import LockFile, LockMove
+    from ._retention import RetentionPlan, RetentionPolicy
     from ._transfer import TransferReport
     from ._verify import VerifyReport
 
-__all__ = ["Store"]
-
-_LOAD_CACHE_SIZE = 8
-UNSAFE_FORMATS = frozenset({"pickle"})  # formats that run code when deserialized
+__all__ = ["StaleWarning", "Store"]
 
 
 class Store:
@@ -60,8 +54,9 @@ class Store:
         self.uri = backend.uri
         self.safe = safe
         self.offline = offline
-        self._loaded: OrderedDict[str, Any] = OrderedDict()
-        self._lock = threading.Lock()
+        self.chain = Chain(backend, offline=offline)
+        self._cache: ArtifactCache | None = None
+        self._stat_cache: IndexStatCache | None = None
 
     @classmethod
     def open(cls, uri: str, storage_options: Mapping[str, Any] | None = None, *,
@@ -78,29 +73,15 @@ class Store:
 
     def close(self) -> None:
         """Close the store's connections."""
-        self.backend.close()
+        self.chain.close()
+        self._stat_cache = None
 
     @property
-    def _index(self) -> Index:
-        return self.backend.index
-
-    def _readable(self, name: str | None = None) -> bool:
-        """Bring the index up to date for a read; False when the store does not exist.
-
-        When a remote store cannot be reached, reads go on from the local index with a
-        :class:`StaleWarning` (or raise ``StoreError`` if the store was opened with
-        ``offline="error"``).
-        """
-        if not self.backend.exists():
-            return False
-        try:
-            self.backend.sync(name)
-        except (OSError, TimeoutError) as exc:
-            if isinstance(exc, StoreError) or self.offline == "error":
-                raise StoreError(f"cannot reach {self.uri!r}: {exc}") from exc
-            warnings.warn(f"cannot reach {self.uri!r} ({type(exc).__name__}); using what this "
-                          "machine last saw of it", StaleWarning, stacklevel=3)
-        return True
+    def stat_cache(self) -> IndexStatCache:
+        """The fingerprint stat cache kept in this store's read model."""
+        if self._stat_cache is None:
+            self._stat_cache = IndexStatCache(self.chain.index)
+        return self._stat_cache
 
     # -- registering ---------------------------------------------------------
 
@@ -114,34 +95,17 @@ class Store:
         """
         name = check_name(name)
         digest, size, fmt = self.put_model(obj)
-        mv = self._commit(name, None, digest, size, fmt, version=version, bump=bump,
+        mv = self._commit(name, None, (digest, size, fmt), version=version, bump=bump,
                           parents=parents, tags=tags)
         if mv is None:  # pragma: no cover - a digest was given, so a version was written
             raise StoreError(f"registering {name!r} wrote no version")
         return mv
 
     def put_model(self, obj: Any) -> tuple[str, int, str]:
-        """Serialize a model and store it as a blob: (digest, size, format)."""
-        from ._formats import serialize
+        """Serialize a model into the store as a blob: (digest, size, format)."""
+        from ._load import store_model
 
-        fmt, payload = serialize(obj)
-        if isinstance(payload, bytes):
-            digest, size = self.backend.put_bytes(payload)
-        else:
-            try:
-                digest, size = self.backend.put_file(payload)
-            finally:
-                if fmt == "folder":
-                    os.unlink(payload)
-        return digest, size, fmt
-
-    def _commit(self, name: str, run: Run | None, digest: str | None, size: int, fmt: str, *,
-                version: str | None, bump: Bump | str, parents: Sequence[str],
-                tags: Mapping[str, str] | None) -> ModelVersion | None:
-        from ._register import commit
-
-        return commit(self, name, run, digest, size, fmt, version=version, bump=bump,
-                      parents=parents, tags=tags)
+        return store_model(obj, self.backend)
 
     def record_run(self, run: Run, model: tuple[str, int, str] | None, *,
                    version: str | None = None, bump: Bump | str = "auto",
@@ -149,17 +113,18 @@ class Store:
                    ) -> ModelVersion | None:
         """Append a finished run and, when it produced ``model`` (digest, size, format),
         the version it registers."""
-        if model is None:
-            self._commit(run.name, run, None, 0, "", version=None, bump="patch",
-                         parents=parents, tags=tags)
-            return None
-        digest, size, fmt = model
-        return self._commit(run.name, run, digest, size, fmt, version=version, bump=bump,
-                            parents=parents, tags=tags)
+        return self._commit(run.name, run, model, version=version if model else None,
+                            bump=bump if model else "patch", parents=parents, tags=tags)
 
-    def _parent_ref(self, ref: str) -> str:
-        name, r = split_ref(ref)
-        return self.resolve(name, r).ref
+    def _commit(self, name: str, run: Run | None, model: tuple[str, int, str] | None, *,
+                version: str | None, bump: Bump | str, parents: Sequence[str],
+                tags: Mapping[str, str] | None) -> ModelVersion | None:
+        from ._register import commit
+
+        refs = [self.resolve(*split_ref(p)).ref for p in parents]
+        digest, size, fmt = model if model is not None else (None, 0, "")
+        return commit(self.chain, name, run, digest, size, fmt, version=version, bump=bump,
+                      parents=refs, tags=tags)
 
     # -- reading -------------------------------------------------------------
 
@@ -174,135 +139,78 @@ class Store:
         name = check_name(name)
         if at is not None and not isinstance(at, datetime):
             raise InvalidName(f"at= must be a datetime, not {type(at).__name__}")
-        if self.backend.exists() and _is_exact(ref) and at is None:
+        if self.backend.exists() and is_exact(ref) and at is None:
             # An exact version or full digest never changes: no network if already known.
             try:
-                _, record = resolve_row(self._index, name, ref)
-                return to_version(self._index, name, record)
+                return resolve(self.chain.queries, name, ref)
             except NotFound:
                 pass
-        if not self._readable(name):
+        if not self.chain.readable(name):
             raise NotFound(f"no model named {name!r}: the store at {self.uri!r} is empty")
-        _, record = resolve_row(self._index, name, ref, at=at, prereleases=prereleases)
-        return to_version(self._index, name, record)
+        return resolve(self.chain.queries, name, ref, at=at, prereleases=prereleases)
 
     def load(self, name: str, ref: str = "latest", *, safe: bool | None = None) -> Any:
         """Load a model version, verifying its sha256 before deserializing it.
 
         ``safe=True`` (or a store opened with ``safe=True``) refuses pickle-family
         formats, which can run code when loaded. Repeated loads of one artifact in a
-        process return the same object from a small in-memory cache (the last 8
-        artifacts), so copy a model before mutating it (``copy.deepcopy``). Inside an
-        active run, the loaded version is recorded as a parent of what that run registers.
+        process return the same object from an in-memory cache bounded in bytes, so
+        copy a model before mutating it (``copy.deepcopy``). Inside an active run, the
+        loaded version is recorded as a parent of what that run registers.
         """
-        from ._locking import locked_ref
-        from ._run import current_run
+        from ._load import ArtifactCache, load_artifact
 
         name = check_name(name)
         # A lock pins movable references (aliases, latest, specifiers); an exact
         # version or digest already says exactly what to load.
-        pinned = None if _is_exact(ref) else locked_ref(name, ref)
+        pinned = None if is_exact(ref) else locked_ref(name, ref)
         mv = self.resolve(name, pinned.version if pinned else ref)
         if pinned is not None and pinned.digest and pinned.digest != mv.digest:
             raise IntegrityError(f"{mv.ref} has digest {mv.digest} but the lock pins "
                                  f"{pinned.digest}; re-run `modelver lock`")
-        if mv.deleted is not None:
-            raise NotFound(f"{mv.ref} was deleted by retention at {mv.deleted.at.isoformat()} "
-                           f"({mv.deleted.reason}); load another version")
-        if (self.safe if safe is None else safe) and mv.format in UNSAFE_FORMATS:
-            raise UnsafeFormat(f"{mv.ref} is stored as {mv.format!r}, which runs code when "
-                               "loaded; pass safe=False if you trust this store")
-        run = current_run()
-        if run is not None:
-            run.add_parent(mv.ref)
-        with self._lock:
-            if mv.digest in self._loaded:
-                self._loaded.move_to_end(mv.digest)
-                return self._loaded[mv.digest]
-        path = self.backend.blob_path(mv.digest)
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            raise NotFound(f"the artifact of {mv.ref} ({mv.digest}) is missing from "
-                           f"{self.uri!r}; run `modelver verify`") from None
-        actual = "sha256:" + hashlib.sha256(data).hexdigest()
-        if actual != mv.digest and self.backend.discard_cached(mv.digest):
-            # This machine's cached copy was damaged: drop it and download it once more.
-            path = self.backend.blob_path(mv.digest)
-            with open(path, "rb") as f:
-                data = f.read()
-            actual = "sha256:" + hashlib.sha256(data).hexdigest()
-        if actual != mv.digest:
-            raise IntegrityError(f"artifact of {mv.ref} is corrupted: it hashes to {actual}, "
-                                 f"the record says {mv.digest}. Run `modelver verify`")
-        extract = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(path))),
-                               "extracted", mv.digest[7:])
-        from ._formats import deserialize
-
-        obj = deserialize(mv.format, data, path, extract)
-        with self._lock:
-            self._loaded[mv.digest] = obj
-            while len(self._loaded) > _LOAD_CACHE_SIZE:
-                self._loaded.popitem(last=False)
+        if self._cache is None:
+            self._cache = ArtifactCache()
+        obj = load_artifact(mv, self.backend, safe=self.safe if safe is None else safe,
+                            cache=self._cache)
+        record_parent(mv.ref)
         return obj
 
     def versions(self, name: str | None = None) -> VersionList:
-        """Versions of one model (oldest first), or of every model."""
+        """Versions of one model (lowest first), or of every model."""
         from ._lists import VersionList
 
         if name is not None:
             name = check_name(name)
-        if not self._readable(name):
+        if not self.chain.readable(name):
             return VersionList()
-        sql = ("SELECT v.record, t.record FROM versions v LEFT JOIN tombstones t "
-               "ON t.name = v.name AND t.version = v.version")
-        if name is None:
-            rows = self._index.query(sql + " ORDER BY v.name, v.major, v.minor, v.patch, "
-                                     "v.pre DESC")
-        else:
-            rows = self._index.query(sql + " WHERE v.name = ? ORDER BY v.major, v.minor, "
-                                     "v.patch, v.pre DESC", (name,))
-        return VersionList(version_from(r, t) for r, t in rows)
+        return VersionList(self.chain.queries.versions(name))
 
     def names(self) -> list[str]:
         """Every model name in the store."""
-        if not self._readable():
-            return []
-        return [r[0] for r in self._index.query("SELECT DISTINCT name FROM versions ORDER BY 1")]
+        return self.chain.queries.names() if self.chain.readable() else []
 
     def runs(self, name: str | None = None, *, status: str | None = None,
              limit: int | None = None) -> RunList:
         """Recorded runs, newest first, optionally of one model and with one status."""
         from ._lists import RunList
 
-        if not self._readable(name):
-            return RunList()
-        where, params = [], []
         if name is not None:
-            where.append("name = ?")
-            params.append(check_name(name))
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
-        sql = "SELECT record FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            name = check_name(name)
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 0):
             raise InvalidName(f"limit must be a non-negative int, not {limit!r}")
-        sql += " ORDER BY started_at DESC" + (f" LIMIT {limit}" if limit else "")
-        return RunList(structure(json.loads(r[0]), Run) for r in self._index.query(sql, params))
+        if not self.chain.readable(name):
+            return RunList()
+        return RunList(self.chain.queries.runs(name, status=status, limit=limit))
 
     def get_run(self, run_id: str) -> Run:
         """One run by id (a unique prefix of at least 6 characters is enough)."""
         if not isinstance(run_id, str) or not run_id or len(run_id) > 64:
             raise InvalidName(f"invalid run id {run_id!r}")
-        if self._readable():
-            rows = self._index.query("SELECT record FROM runs WHERE id >= ? AND id < ? LIMIT 2",
-                                     (run_id, run_id + "\uffff"))
-            if len(rows) == 1 and (len(run_id) >= 6 or json.loads(rows[0][0])["id"] == run_id):
-                return structure(json.loads(rows[0][0]), Run)
-            if len(rows) > 1:
-                raise InvalidName(f"run id prefix {run_id!r} is ambiguous; give more characters")
-        raise NotFound(f"no run with id {run_id!r} in {self.uri!r}")
+        run = find_run(self.chain.queries, run_id) if self.chain.readable() else None
+        if run is None:
+            raise NotFound(f"no run with id {run_id!r} in {self.uri!r}")
+        return run
 
     def read_blob(self, digest: str) -> bytes:
         """The bytes of a blob (code source, diff, artifact), verified by digest."""
@@ -321,9 +229,11 @@ class Store:
         With ``expect="1.2.0"`` the move happens only if the alias still points there
         (compare-and-swap); otherwise :class:`Conflict` is raised and nothing changes.
         """
-        from ._aliases import move_alias
+        from ._aliases import checked_alias, move_alias
 
-        return move_alias(self, name, alias, version, kind="promote", reason=reason,
+        checked_alias(alias)
+        target = self.resolve(name, version).version
+        return move_alias(self.chain, name, alias, target, kind="promote", reason=reason,
                           expect=expect)
 
     def rollback(self, name: str, alias: str = "prod", *, to: str | None = None,
@@ -332,39 +242,46 @@ class Store:
 
         Versions deleted by retention are skipped. A rollback is itself an event.
         """
-        from ._aliases import move_alias
+        from ._aliases import checked_alias, move_alias
 
-        return move_alias(self, name, alias, to, kind="rollback", reason=reason)
+        checked_alias(alias)
+        target = None if to is None else self.resolve(name, to).version
+        return move_alias(self.chain, name, alias, target, kind="rollback", reason=reason)
 
     def alias_history(self, name: str, alias: str) -> AliasHistory:
         """Every move of an alias, oldest first."""
-        from ._aliases import alias_history
+        from ._lists import AliasHistory
+        from ._names import check_alias
 
-        return alias_history(self, name, alias)
+        name, alias = check_name(name), check_alias(alias)
+        if not self.chain.readable(name):
+            return AliasHistory()
+        return AliasHistory(self.chain.queries.alias_events(name, alias))
 
     def aliases(self, name: str) -> dict[str, str]:
         """The current aliases of a model, alias → version."""
-        from ._aliases import aliases_of
-
-        return aliases_of(self, name)
+        name = check_name(name)
+        if not self.chain.readable(name):
+            return {}
+        return {a: v for _, a, v in self.chain.queries.aliases(name)}
 
     def hold(self, name: str, version: str, reason: str) -> Hold:
         """Protect a version from retention (a legal or operational hold)."""
         from ._aliases import hold
 
-        return hold(self, name, version, reason)
+        return hold(self.chain, self.resolve(name, version), reason)
 
     def release(self, name: str, version: str, reason: str = "released") -> Hold:
         """Release a hold placed with :meth:`hold`."""
-        from ._aliases import release
+        from ._aliases import hold
 
-        return release(self, name, version, reason)
+        return hold(self.chain, self.resolve(name, version), reason, release=True)
 
     def holds(self, name: str | None = None) -> list[Hold]:
         """The versions currently held."""
-        from ._aliases import holds
-
-        return holds(self, name)
+        if name is not None:
+            name = check_name(name)
+        return self.chain.queries.holds(name) if self.chain.readable(name) else []
 
     # -- lineage, diff, retention -------------------------------------------------
 
@@ -372,20 +289,24 @@ class Store:
         """The lineage graph around one version: datasets, runs, parents and children."""
         from ._lineage import lineage
 
-        return lineage(self, name, ref)
+        return lineage(self.chain.queries, self.resolve(name, ref))
 
     def used_by(self, data: Any) -> list[ModelVersion]:
         """Every version trained on ``data`` (a path, array, frame or fingerprint),
         directly or through a parent version."""
         from ._lineage import used_by
 
-        return used_by(self, data)
+        if not self.chain.readable():
+            return []
+        return used_by(self.chain.queries, data, self.stat_cache)
 
     def diff(self, a: str, b: str) -> Diff:
         """Compare two versions (``"fraud@1.2.0"``, ``"fraud@prod"``) section by section."""
         from ._diff import diff
 
-        return diff(self, a, b)
+        versions = [self.resolve(*split_ref(text)) for text in (a, b)]
+        runs = [self.get_run(mv.run_id) if mv.run_id else None for mv in versions]
+        return diff(versions[0], runs[0], versions[1], runs[1], self.read_blob)
 
     def plan_retention(self, policy: RetentionPolicy, name: str | None = None
                        ) -> RetentionPlan:
@@ -395,13 +316,13 @@ class Store:
         """
         from ._retention import plan_retention
 
-        return plan_retention(self, policy, name)
+        return plan_retention(self.chain, policy, name)
 
     def gc(self, *, dry_run: bool = False) -> GcReport:
         """Delete blobs no record references (left by interrupted uploads or retention)."""
-        from ._retention import gc
+        from ._gc import gc
 
-        return gc(self, dry_run=dry_run)
+        return gc(self.chain, dry_run=dry_run)
 
     # -- moving between stores ---------------------------------------------------
 
@@ -414,7 +335,7 @@ class Store:
         from ._transfer import transfer
 
         target = to if isinstance(to, Store) else Store.open(to, storage_options)
-        return transfer(self, target, name, ref)
+        return transfer(self.chain, target.chain, self.resolve(name, ref))
 
     def pull(self, name: str, ref: str = "latest", *, from_: Store | str,
              storage_options: Mapping[str, Any] | None = None) -> TransferReport:
@@ -422,7 +343,24 @@ class Store:
         from ._transfer import transfer
 
         source = from_ if isinstance(from_, Store) else Store.open(from_, storage_options)
-        return transfer(source, self, name, ref)
+        return transfer(source.chain, self.chain, source.resolve(name, ref))
+
+    # -- lock files ----------------------------------------------------------
+
+    def lock(self, *refs: str, path: str = "modelver.lock") -> LockFile:
+        """Pin ``name@ref`` references to exact versions and digests in a lock file.
+
+        With no references, those already in the lock file are resolved again.
+        """
+        from ._locking import lock
+
+        return lock(self.resolve, refs, path)
+
+    def check_lock(self, path: str = "modelver.lock") -> list[LockMove]:
+        """The locked references that resolve to another version (or digest) today."""
+        from ._locking import check_lock
+
+        return check_lock(self.resolve, path)
 
     # -- integrity -----------------------------------------------------------
 
@@ -430,25 +368,12 @@ class Store:
         """Re-hash every blob and walk every chain; ``report.ok`` is False on any problem."""
         from ._verify import verify_store
 
-        return verify_store(self, head=head, blobs=blobs)
+        return verify_store(self.chain, head=head, blobs=blobs)
 
     def head(self) -> str:
         """One digest over every chain's head; pin it and pass it to ``verify(head=…)``."""
         from ._log import combined_head
 
-        if not self._readable():
+        if not self.chain.readable():
             return combined_head({})
-        return combined_head(self._index.heads())
-
-
-def _is_exact(ref: str) -> bool:
-    """Whether a reference can never point elsewhere: a full version or full digest."""
-    if not isinstance(ref, str):
-        return False
-    if ref.startswith("sha256:"):
-        return len(ref) == 71
-    return bool(ref) and ref[0].isdigit()
-
-
-class StaleWarning(UserWarning):
-    """A remote store could not be reached; the answer comes from the local index."""
+        return combined_head(self.chain.queries.heads())

@@ -36,8 +36,8 @@ class VersionedFunction(Generic[P, R]):
                  None, bump: str, version: str | None, parents: Sequence[str],
                  tags: Mapping[str, str] | None, store: Store | str | None,
                  strict: bool | None, allow_env: Sequence[str]) -> None:
-        from .capture.code import snapshot_function
-        from .capture.params import signature_of
+        from ._capture.code import snapshot_function
+        from ._capture.params import signature_of
 
         self.__wrapped__ = func
         functools.update_wrapper(self, func)
@@ -65,7 +65,7 @@ class VersionedFunction(Generic[P, R]):
         self.last_run: ActiveRun | None = None
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        from .capture.params import bind_params
+        from ._capture.params import bind_params
 
         run = ActiveRun(self.name, self._store, seed=self._seed, code=self._code,
                         strict=self._strict, allow_env=self._allow_env)
@@ -145,7 +145,7 @@ class Training:
     def __enter__(self) -> ActiveRun:
         import inspect
 
-        from .capture.code import snapshot_caller
+        from ._capture.code import snapshot_caller
 
         frame = inspect.currentframe()
         caller = frame.f_back if frame is not None else None

@@ -7,16 +7,18 @@ head (``modelver head``) can be passed in, and entries are HMAC-checked when
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
-from ._index import Index
+from ._errors import StoreError
+from ._index import DERIVED_TABLES, Index, Queries
 from ._log import Entry, combined_head, sign, signing_key
+from ._render import render
 
 if TYPE_CHECKING:
-    from ._store import Store
+    from ._chain import Chain
+    from .backends import Backend
 
 __all__ = ["Problem", "VerifyReport", "verify_store"]
 
@@ -30,7 +32,8 @@ class Problem:
     detail: str
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.where}: {self.detail}"
+        """``kind: where: detail``."""
+        return render("text", self)
 
 
 @attrs.frozen
@@ -48,10 +51,8 @@ class VerifyReport:
         return not self.problems
 
     def __str__(self) -> str:
-        lines = [f"checked {self.entries} log entries and {self.blobs} blobs; head {self.head}"]
-        lines += [f"  {p}" for p in self.problems]
-        lines.append("OK" if self.ok else f"{len(self.problems)} problem(s) found")
-        return "\n".join(lines)
+        """What was checked, one line per problem, then ``OK`` or how many were found."""
+        return render("text", self)
 
 
 def _walk_chain(name: str, entries: list[Entry], key: bytes | None,
@@ -86,69 +87,45 @@ def _walk_chain(name: str, entries: list[Entry], key: bytes | None,
     return last
 
 
-# Every table derived from the log, by its key columns. Whole rows are compared, so
-# a forged sort column, edge or data link is caught as surely as an edited record.
-_TABLES = {
-    "versions": ("name", "version"),
-    "runs": ("id",),
-    "run_data": ("run_id", "key"),
-    "edges": ("parent", "child"),
-    "alias_events": ("name", "seq"),
-    "aliases": ("name", "alias"),
-    "tombstones": ("name", "version"),
-    "holds": ("name", "version"),
-    "heads": ("name",),
-}
-
-
-def _rows(index: Index, table: str, key: tuple[str, ...]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
-    cols = [r[1] for r in index.query(f"PRAGMA table_info({table})")]
-    rows = index.query(f"SELECT {', '.join(cols)} FROM {table}")
-    at = [cols.index(k) for k in key]
-    return {tuple(r[i] for i in at): tuple(r) for r in rows}
-
-
-def _compare_index(index: Index, replay: Index, problems: list[Problem]) -> None:
-    """Every derived row must be exactly what replaying the log gives."""
-    for table, key in _TABLES.items():
-        have, want = _rows(index, table, key), _rows(replay, table, key)
-        for k in sorted(have.keys() | want.keys(), key=str):
+def _compare_index(have: Queries, want: Queries, problems: list[Problem]) -> None:
+    """Every derived row must be exactly what replaying the log gives. Whole rows are
+    compared, so a forged sort column, edge or data link is caught as surely as an
+    edited entry."""
+    for table, key in DERIVED_TABLES.items():
+        rows, expected = have.table_rows(table, key), want.table_rows(table, key)
+        for k in sorted(rows.keys() | expected.keys(), key=str):
             where = f"{table} {'/'.join(map(str, k))}"
-            if k not in want:
+            if k not in expected:
                 problems.append(Problem("inserted", where, "row has no log entry"))
-            elif k not in have:
+            elif k not in rows:
                 problems.append(Problem("deleted", where, "row in the log is missing"))
-            elif have[k] != want[k]:
+            elif rows[k] != expected[k]:
                 problems.append(Problem("edited", where, "row differs from its log entry"))
-    triggers = {r[0] for r in replay.query("SELECT name FROM sqlite_master WHERE type = "
-                                           "'trigger'")}
-    present = {r[0] for r in index.query("SELECT name FROM sqlite_master WHERE type = "
-                                         "'trigger'")}
-    for name in sorted(triggers - present):
+    for name in sorted(want.triggers() - have.triggers()):
         problems.append(Problem("trigger-dropped", name, "an immutability trigger is gone; "
                                 "rows it protects may have been changed"))
 
 
-def verify_store(store: Store, *, head: str | None = None, blobs: bool = True) -> VerifyReport:
+def verify_store(chain: Chain, *, head: str | None = None, blobs: bool = True) -> VerifyReport:
     """Check a store; see the module docstring."""
     problems: list[Problem] = []
-    backend = store.backend
+    backend = chain.backend
     if not backend.exists():
         return VerifyReport(0, 0, combined_head({}), [])
     try:
-        backend.sync()
+        chain.sync()
+        names = backend.log_names()
     except OSError as exc:
-        from ._errors import StoreError
-
         if isinstance(exc, StoreError):
             raise
-        raise StoreError(f"cannot verify {store.uri!r}: it cannot be reached ({exc})") from exc
+        raise StoreError(f"cannot verify {chain.uri!r}: it cannot be reached ({exc})") from exc
     key = signing_key()
     replay = Index(":memory:")
+    rq = Queries(replay)
     heads: dict[str, tuple[int, str]] = {}
     count = 0
-    for name in backend.log_names():
-        entries = list(backend.log(name))
+    for name in names:
+        entries = list(backend.scan(name))
         count += len(entries)
         last = _walk_chain(name, entries, key, problems)
         if last is not None:
@@ -156,48 +133,29 @@ def verify_store(store: Store, *, head: str | None = None, blobs: bool = True) -
         with replay.write():
             for e in entries:
                 try:
-                    replay.conn.execute("SAVEPOINT e")
-                    replay.add(_rechain(replay, e))
-                    replay.conn.execute("RELEASE e")
+                    with replay.write():  # a savepoint: one bad entry is skipped alone
+                        replay.add(_rechain(rq, e))
                 except Exception as exc:
-                    replay.conn.execute("ROLLBACK TO e")
-                    replay.conn.execute("RELEASE e")
                     problems.append(Problem("unreadable", f"{name}#{e.seq}", str(exc)))
-    _compare_index(backend.index, replay, problems)
+    _compare_index(chain.queries, rq, problems)
     actual_head = combined_head(heads)
     if head is not None and head != actual_head:
         problems.append(Problem("head-mismatch", "log", f"trusted head {head} != {actual_head}: "
                                 "entries were added, removed or rewritten since it was taken"))
-    nblobs = _check_blobs(store, replay, problems) if blobs else 0
+    nblobs = _check_blobs(backend, rq, problems) if blobs else 0
     replay.close()
     return VerifyReport(count, nblobs, actual_head, problems)
 
 
-def _rechain(replay: Index, e: Entry) -> Entry:
+def _rechain(replay: Queries, e: Entry) -> Entry:
     """The entry as the replay index expects it (damaged links are reported, not fatal)."""
     seq, prev = replay.head(e.name)
     return attrs.evolve(e, seq=seq + 1, data={**e.data, "prev": prev})
 
 
-def referenced_blobs(index: Index) -> dict[str, str]:
-    """Every blob a live record names: digest → what names it."""
-    refs: dict[str, str] = {}
-    deleted = {(n, v) for n, v in index.query("SELECT name, version FROM tombstones")}
-    for name, version, digest in index.query("SELECT name, version, digest FROM versions"):
-        if (name, version) not in deleted:
-            refs[digest] = f"{name}@{version}"
-    for run_id, record in index.query("SELECT id, record FROM runs"):
-        code = json.loads(record).get("code") or {}
-        for field in ("source_digest", "module_digest", "diff_digest"):
-            if code.get(field):
-                refs.setdefault(code[field], f"run {run_id[:8]} {field}")
-    return refs
-
-
-def _check_blobs(store: Store, replay: Index, problems: list[Problem]) -> int:
-    backend = store.backend
+def _check_blobs(backend: Backend, replay: Queries, problems: list[Problem]) -> int:
     present = set(backend.blob_digests())
-    for digest, owner in sorted(referenced_blobs(replay).items()):
+    for digest, owner in sorted(replay.referenced_blobs().items()):
         if digest not in present:
             problems.append(Problem("missing-blob", owner, f"blob {digest} is missing"))
     for digest in sorted(present):

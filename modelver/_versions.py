@@ -16,10 +16,13 @@ from packaging.version import InvalidVersion, Version
 
 from ._errors import InvalidName
 
-__all__ = ["FIRST_VERSION", "Bump", "bump", "is_version", "parse_specifier", "parse_version"]
+__all__ = ["FIRST_VERSION", "Bump", "bump", "is_version", "parse_specifier", "parse_version",
+           "sort_key"]
 
 Bump = Literal["major", "minor", "patch"]
 FIRST_VERSION = "0.1.0"
+MAX_PART = 10**10 - 1  # each number of a version has at most 10 digits
+_PHASES = {"a": "a", "b": "b", "rc": "c"}  # a release sorts after all of them ("~")
 _SEMVER_PRE = re.compile(r"^(\d+\.\d+\.\d+)-(alpha|a|beta|b|rc|c)[.-]?(\d+)$", re.ASCII)
 
 
@@ -43,7 +46,21 @@ def parse_version(text: object) -> Version:
             f"invalid version {text!r}: use exactly three parts MAJOR.MINOR.PATCH "
             "(optionally with a pre-release such as rc1)"
         )
+    if any(part > MAX_PART for part in (*v.release, v.pre[1] if v.pre else 0)):
+        raise InvalidName(f"invalid version {text!r}: each number may have at most 10 digits")
     return v
+
+
+def sort_key(version: str) -> str:
+    """A text that sorts like the PEP 440 precedence of ``version``.
+
+    ``1.2.0a1 < 1.2.0b1 < 1.2.0rc2 < 1.2.0rc10 < 1.2.0 < 1.10.0``: numbers are zero
+    padded to 10 digits, and a release sorts after every pre-release of itself.
+    """
+    v = parse_version(version)
+    major, minor, patch = v.release
+    pre = f"{_PHASES[v.pre[0]]}{v.pre[1]:010d}" if v.pre else "~"
+    return f"{major:010d}.{minor:010d}.{patch:010d}.{pre}"
 
 
 def normalize(text: str) -> str:

@@ -6,7 +6,8 @@
 * ``--modelver-lock PATH``: put a lock file in force for the whole session.
 * Capture is strict under pytest: recording errors raise instead of warning.
 
-Only pytest is imported at module level, so the plugin costs nothing when unused.
+Only pytest is imported at module level, so the plugin costs nothing when unused,
+and only public modelver names are used (``tools/check_public.py`` checks it).
 """
 
 from __future__ import annotations
@@ -31,20 +32,19 @@ def pytest_configure(config: pytest.Config) -> None:
         "e.g. @pytest.mark.modelver(fraud='1.2.0')")
     path = config.getoption("--modelver-lock", default=None)
     if path:
-        from modelver import _locking
+        import modelver
 
-        _locking.use_lock(str(path))
+        modelver.use_lock(str(path))
 
 
 @pytest.fixture
 def modelver_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """An empty store in a temporary folder, the default store for this test."""
     import modelver
-    from modelver import _config
 
     path = tmp_path_factory.mktemp("modelver-store") / ".modelver"
     store = modelver.open(str(path))
-    previous = _config._configured
+    previous = modelver.configured()
     modelver.configure(store)
     try:
         yield store
@@ -60,11 +60,7 @@ def _modelver_pins(request: pytest.FixtureRequest) -> Iterator[None]:
     if marker is None:
         yield
         return
-    from modelver import _locking
+    import modelver
 
-    pins = {str(k).lower(): str(v) for k, v in marker.kwargs.items()}
-    _locking._pins.append(pins)
-    try:
+    with modelver.pin({str(k): str(v) for k, v in marker.kwargs.items()}):
         yield
-    finally:
-        _locking._pins.remove(pins)

@@ -28,15 +28,14 @@ from typing import Any
 import attrs
 import pytest
 
-from modelver._records import CodeInfo
-from modelver.capture.code import (
+from modelver._capture.code import (
     CodeSnapshot,
     code_identity,
     snapshot_caller,
     snapshot_function,
     with_git,
 )
-from modelver.capture.git import (
+from modelver._capture.git import (
     GitProbe,
     GitState,
     find_repo,
@@ -44,6 +43,7 @@ from modelver.capture.git import (
     read_remote,
     sanitize_url,
 )
+from modelver._records import CodeInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 _names = itertools.count()
@@ -210,7 +210,7 @@ import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("child_train", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-from modelver.capture.code import code_identity, snapshot_function
+from modelver._capture.code import code_identity, snapshot_function
 ns = {}
 exec(compile(sys.argv[2], "<string>", "exec"), ns)
 out = {}
@@ -300,7 +300,7 @@ def test_notebook_cell_source_is_found_through_linecache(monkeypatch: pytest.Mon
 IPYTHON_CELLS = r"""
 from IPython.core.interactiveshell import InteractiveShell
 shell = InteractiveShell.instance()
-shell.run_cell("import json; from modelver.capture.code import snapshot_function")
+shell.run_cell("import json; from modelver._capture.code import snapshot_function")
 shell.run_cell("def cell_train(lr):\n    return lr * 4\n")
 shell.run_cell("print(json.dumps(snapshot_function(cell_train).info.function_hash))")
 """
@@ -496,7 +496,7 @@ def test_caller_at_module_level_is_the_whole_module(
 ) -> None:
     path = write(tmp_path / "script.py", """\
         import inspect
-        from modelver.capture.code import snapshot_caller
+        from modelver._capture.code import snapshot_caller
         SNAP = snapshot_caller(inspect.currentframe())
         """)
     info = import_file(path, monkeypatch).SNAP.info

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from modelver.capture import environment, gpu, hardware, resources
-from modelver.capture.environment import canonical_name, capture_environment, packages
-from modelver.capture.gpu import NvmlSession, capture_gpus, process_gpu_memory
-from modelver.capture.hardware import capture_hardware
-from modelver.capture.resources import ResourceMonitor
+from modelver._capture import environment, gpu, hardware, resources
+from modelver._capture.environment import canonical_name, capture_environment, packages
+from modelver._capture.gpu import NvmlSession, capture_gpus, process_gpu_memory
+from modelver._capture.hardware import capture_hardware
+from modelver._capture.resources import ResourceMonitor
 
 FAKE_UUID = "GPU-5f1c2e3a-0000-1111-2222-333344445555"
 FAKE_MEMORY = 40 * 1024**3

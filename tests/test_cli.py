@@ -87,3 +87,31 @@ def test_the_console_script_runs() -> None:
     out = subprocess.run([sys.executable, "-m", "modelver", "--help"], capture_output=True,
                          text=True, check=True).stdout
     assert "promote" in out and "rollback" in out
+
+
+def test_json_output_is_the_stored_form_of_each_record(store: modelver.Store) -> None:
+    """``--json`` builds data with ``attrs.asdict``; it prints what the store writes."""
+    from datetime import datetime, timedelta, timezone
+
+    import attrs
+
+    from modelver._serde import unstructure
+    from modelver.cli._commands import plain
+
+    @modelver.versioned_training("fraud", seed=3, tags={"team": "risk"})
+    def train(n: int = 2) -> dict[str, int]:
+        modelver.log_metrics(auc=0.9)
+        return {"n": n}
+
+    train()
+    mv = store.resolve("fraud")
+    east = timezone(timedelta(hours=5))  # printed in UTC, as stored
+    tomb = modelver.Tombstone(at=datetime(2026, 1, 2, 8, tzinfo=east), reason="r", by="ops")
+    records = [mv, store.get_run(mv.run_id or ""), store.promote("fraud", mv.version),
+               store.hold("fraud", mv.version, "legal"), attrs.evolve(mv, deleted=tomb),
+               store.gc(dry_run=True), modelver.LineageEdge("a@1", "b@1", "parent")]
+    for record in records:
+        shown = json.dumps(plain(record), indent=2, sort_keys=True, default=str)
+        assert shown == json.dumps(unstructure(record), indent=2, sort_keys=True, default=str)
+    assert "2026-01-02T03:00:00+00:00" in json.dumps(plain(tomb))
+    assert plain(None) is None

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import modelver
-from modelver import _html
 from modelver._records import Tombstone
+from modelver._render import html as _html
 
 EVIL = '<script>alert("x")</script>'
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -170,3 +170,25 @@ def test_long_values_are_cut_with_the_whole_text_in_a_tooltip() -> None:
     assert "x" * 500 in markup  # in the title attribute
     assert "x" * 200 + "<" not in markup  # but not in the cell text
     assert "…" in markup
+
+
+def test_every_registered_renderer_exists_for_a_public_class() -> None:
+    import importlib
+
+    from modelver import _render
+
+    for (fmt, cls), target in _render._RENDERERS.items():
+        module, _, function = target.partition(":")
+        assert cls in modelver.__all__, cls
+        assert callable(getattr(importlib.import_module(f"modelver._render.{module}"), function))
+        assert _render.renderer(fmt, getattr(modelver, cls)).__name__ == function
+
+
+def test_importing_modelver_loads_no_renderer() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, modelver; print(sorted(m for m in sys.modules if '_render.' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"

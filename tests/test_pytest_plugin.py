@@ -26,7 +26,7 @@ def test_pins_do_not_leak_between_tests(modelver_store):
     assert modelver.load("fraud", "latest") == {"v": 2}
 
 def test_capture_is_strict_under_pytest(modelver_store, monkeypatch):
-    from modelver.capture import environment
+    from modelver._capture import environment
     monkeypatch.setattr(environment, "capture_environment",
                         lambda *a: (_ for _ in ()).throw(RuntimeError("boom")))
     @modelver.versioned_training("m")

@@ -29,6 +29,7 @@ from fsspec.implementations.memory import MemoryFileSystem
 
 import modelver
 from modelver import IntegrityError, StoreError
+from modelver._chain import Chain
 from modelver._store import StaleWarning
 from modelver._versions import parse_version
 from modelver.backends import _exclusive, remote
@@ -230,7 +231,8 @@ def test_with_the_server_stopped_exact_versions_and_aliases_still_load(
     options = {**place.options, "config_kwargs": FAST_FAIL}
     store = modelver.open(place.uri, storage_options=options)
     first = store.register("fraud", {"i": 0})
-    store.register("fraud", {"i": 1})
+    second = store.register("fraud", {"i": 1})
+    store.backend.discard_cached(second.digest)  # as if another machine registered it
     store.promote("fraud", first.version)
     assert store.load("fraud", "prod") == {"i": 0}  # now cached on this machine
     private_moto_s3.stop()
@@ -343,25 +345,27 @@ def test_a_retry_that_finds_its_own_entry_does_not_append_again(
     assert store.verify().ok
 
 
-def test_a_writer_whose_shared_index_moves_during_build_never_reuses_a_version(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # Two processes on one machine share the index in the cache folder; here the other
-    # one registers while this one is building its entry from the index.
-    uri = f"memory://shared-index-{uuid.uuid4().hex}"
-    here, other = modelver.open(uri), modelver.open(uri)
+def test_a_writer_that_loses_the_race_during_build_never_reuses_a_version(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Another machine (its own cache folder) registers while this one is building its
+    # entry: this one's exclusive create loses, it syncs and allocates the next version.
+    uri = f"memory://lost-race-{uuid.uuid4().hex}"
+    here = modelver.open(uri)
     here.register("fraud", {"i": 0})
-    real_append = remote.RemoteBackend.append
+    monkeypatch.setenv("MODELVER_CACHE", str(tmp_path / "other-machine"))
+    other = modelver.open(uri)
+    real_append = Chain.append
     interfered: list[str] = []
 
     def append(self: Any, name: str, build: Any) -> Any:
-        def build_then_other_writes(index: Any) -> Any:
-            draft = build(index)
-            if self is here.backend and not interfered:
+        def build_then_other_writes(q: Any) -> Any:
+            draft = build(q)
+            if self is here.chain and not interfered:
                 interfered.append(other.register("fraud", {"i": "other"}).version)
             return draft
         return real_append(self, name, build_then_other_writes)
 
-    monkeypatch.setattr(remote.RemoteBackend, "append", append)
+    monkeypatch.setattr(Chain, "append", append)
     mine = here.register("fraud", {"i": 1})
     assert interfered == ["0.1.1"]
     assert mine.version == "0.1.2"

@@ -124,15 +124,15 @@ def test_a_hold_placed_during_apply_is_seen_inside_the_write_transaction(
         store: modelver.Store, monkeypatch: pytest.MonkeyPatch) -> None:
     _ten(store)
     plan = store.plan_retention(RetentionPolicy(keep_last=2))
-    backend = store.backend
-    real_append = backend.append
+    chain = store.chain
+    real_append = chain.append
 
     def racing_append(name: str, build: Any) -> Any:
-        monkeypatch.setattr(backend, "append", real_append)
+        monkeypatch.setattr(chain, "append", real_append)
         store.hold("fraud", plan.deletions[0].version, "legal")  # another writer wins
         return real_append(name, build)
 
-    monkeypatch.setattr(backend, "append", racing_append)
+    monkeypatch.setattr(chain, "append", racing_append)
     with pytest.raises(modelver.Protected, match="changed since the plan was made"):
         plan.apply()
     assert store.resolve("fraud", plan.deletions[0].version).deleted is None
@@ -158,10 +158,11 @@ def test_min_age_keeps_a_version_that_once_served(store: modelver.Store) -> None
     store.promote("fraud", "0.1.0", "prod")
     store.promote("fraud", "0.10.0", "prod")  # 0.1.0 served until now
     policy = RetentionPolicy(keep_last=2, min_age="7y")
-    kept = dict(plan_retention(store, policy).kept)
+    kept = dict(plan_retention(store.chain, policy).kept)
     assert "min_age=7y not passed" in kept["fraud@0.1.0"]
     later = utcnow() + timedelta(days=8 * 365)
-    assert "fraud@0.1.0" in [d.ref for d in plan_retention(store, policy, now=later).deletions]
+    plan = plan_retention(store.chain, policy, now=later)
+    assert "fraud@0.1.0" in [d.ref for d in plan.deletions]
     no_min_age = store.plan_retention(RetentionPolicy(keep_last=2))
     assert "fraud@0.1.0" in [d.ref for d in no_min_age.deletions]
 
@@ -169,8 +170,8 @@ def test_min_age_keeps_a_version_that_once_served(store: modelver.Store) -> None
 def test_keep_within_keeps_recent_versions(store: modelver.Store) -> None:
     _ten(store)
     policy = RetentionPolicy(keep_within="90d")
-    assert plan_retention(store, policy).deletions == []
-    later = plan_retention(store, policy, now=utcnow() + timedelta(days=91))
+    assert plan_retention(store.chain, policy).deletions == []
+    later = plan_retention(store.chain, policy, now=utcnow() + timedelta(days=91))
     assert len(later.deletions) == 10
     assert later.deletions[0].rule == "older than 90d"
 
@@ -208,7 +209,7 @@ def test_plan_is_printable_and_serializable(store: modelver.Store) -> None:
     _ten(store)
     plan = store.plan_retention(RetentionPolicy(keep_last=2, keep_within="30d"), "fraud")
     assert plan.deletions == []  # everything is recent
-    plan = plan_retention(store, RetentionPolicy(keep_last=2, keep_within="30d"),
+    plan = plan_retention(store.chain, RetentionPolicy(keep_last=2, keep_within="30d"),
                           now=utcnow() + timedelta(days=31))
     text = str(plan)
     assert text.startswith("retention plan for every model (keep_last=2, keep_within=30d, "
@@ -254,7 +255,7 @@ def test_gc_collects_the_artifacts_of_deleted_versions_that_apply_left(
         store: modelver.Store) -> None:
     _ten(store)
     store.plan_retention(RetentionPolicy(keep_last=2)).apply()
-    assert gc(store, grace_s=0).deleted == []  # apply already removed them
+    assert gc(store.chain, grace_s=0).deleted == []  # apply already removed them
     code_and_artifacts = set(store.backend.blob_digests())
     assert {v.digest for v in store.versions("fraud") if v.deleted is None} <= code_and_artifacts
 
@@ -284,7 +285,7 @@ def test_retention_and_gc_on_a_remote_store() -> None:
         remote.load("fraud", "0.1.0")
     orphan, _ = remote.backend.put_bytes(b"orphan")
     assert remote.gc().skipped_recent == [orphan]  # age unknown: kept by default
-    assert gc(remote, grace_s=0).deleted == [orphan]
+    assert gc(remote.chain, grace_s=0).deleted == [orphan]
     assert remote.verify().ok
 
 
@@ -294,7 +295,8 @@ def test_min_age_counts_a_version_an_alias_points_at_now_as_still_serving(
     store.promote("fraud", "0.1.0", "prod")
     policy = RetentionPolicy(keep_last=2, keep_aliased=False, min_age="1y")
     later = utcnow() + timedelta(days=800)
-    assert "fraud@0.1.0" not in [d.ref for d in plan_retention(store, policy, now=later).deletions]
+    plan = plan_retention(store.chain, policy, now=later)
+    assert "fraud@0.1.0" not in [d.ref for d in plan.deletions]
 
 
 def test_retention_on_a_remote_store_keeps_a_blob_another_model_shares(

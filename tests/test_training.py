@@ -17,7 +17,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import modelver
-from modelver.capture import gpu, hardware
+from modelver._capture import gpu, hardware
 
 TRAIN_SOURCE = """
 import modelver
@@ -311,7 +311,7 @@ def test_nested_runs_restore_the_outer_run(store: modelver.Store) -> None:
 
 def test_capture_failure_raises_when_strict_and_warns_otherwise(
         store: modelver.Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    from modelver.capture import environment
+    from modelver._capture import environment
 
     def broken(*args: Any) -> Any:
         raise RuntimeError("no metadata")

@@ -51,13 +51,13 @@ def test_an_untouched_store_verifies(filled: modelver.Store) -> None:
 
 
 def test_editing_a_version_row_is_reported(filled: modelver.Store) -> None:
-    _tamper(filled, "UPDATE versions SET record = replace(record, 'tester', 'mallory') "
-                    "WHERE version = '0.2.0'")
+    _tamper(filled, "UPDATE versions SET created_by = 'mallory' WHERE version = '0.2.0'")
+    assert filled.resolve("fraud", "0.2.0").created_by == "mallory"  # what the forgery shows
     assert "edited" in _kinds(filled)
 
 
 def test_a_forged_sort_column_is_reported(filled: modelver.Store) -> None:
-    _tamper(filled, "UPDATE versions SET major = 9 WHERE version = '0.1.0'")
+    _tamper(filled, "UPDATE versions SET sort_key = '9' WHERE version = '0.1.0'")
     assert filled.resolve("fraud", "latest").version == "0.1.0"  # what the forgery achieves
     assert "edited" in _kinds(filled)
 
@@ -73,8 +73,7 @@ def test_dropped_immutability_triggers_are_reported(filled: modelver.Store) -> N
 
 
 def test_editing_an_alias_event_row_is_reported(filled: modelver.Store) -> None:
-    _tamper(filled, "UPDATE alias_events SET record = replace(record, '0.2.0', '0.3.0') "
-                    "WHERE seq = 5")
+    _tamper(filled, "UPDATE alias_events SET to_version = '0.3.0' WHERE seq = 5")
     assert "edited" in _kinds(filled)
 
 

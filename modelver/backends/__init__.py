@@ -1,62 +1,78 @@
 """Backends: where a store's log and blobs live, chosen by URL scheme.
 
-Every backend implements :class:`Backend`, a deliberately small protocol: append
-entries to a model's chain atomically, read the chain back, keep the SQLite index
-current, and put/get blobs by digest. All policy (versions, references, aliases,
-retention) lives in :class:`modelver.Store` above it. Every backend passes the
-same contract test suite (``tests/test_backend_contract.py``).
+Every backend implements :class:`Backend`, a deliberately small protocol, "log +
+blobs": append an entry to a model's chain with an exclusive create, read a chain
+back, list the chains, and put/open/has/delete/iterate blobs by digest. The read
+model (the SQLite tables that queries run on) belongs to the
+:class:`~modelver.Store` above; a backend only says where that database lives
+(:meth:`Backend.open_index`). All policy (versions, references, aliases, retention)
+lives above it too. Every backend passes the same contract test suite,
+:mod:`modelver.testing`.
 
-The registry maps schemes to factories; it is mutable through :func:`register_backend`
-and read-only to everyone else.
+Backends are found by scheme in a registry of import strings
+(:func:`register_backend`), so importing this package imports none of them.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator, Mapping
-from types import MappingProxyType
+from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO, Protocol
 
 from .._errors import StoreError
 from .._index import Index
-from .._log import Draft, Entry
+from .._log import Entry
+from ._registry import BackendSpec, available, register_backend, resolve_backend
 
-__all__ = ["Backend", "available", "open_backend", "register_backend"]
-
-Build = Callable[[Index], Draft]
+__all__ = ["Backend", "BackendSpec", "available", "open_backend", "register_backend"]
 
 
 class Backend(Protocol):
-    """The narrow I/O boundary under a store."""
+    """The narrow I/O boundary under a store: a log and blobs."""
 
     uri: str
     """The URI the backend was opened from."""
 
     @property
-    def index(self) -> Index:
-        """The SQLite index of this store (created on first use)."""
+    def log_in_index(self) -> bool:
+        """True when the log is the ``entries`` table of :meth:`open_index`'s database
+        itself (a local SQLite store): the store then appends inside that database's
+        write transaction, and there is never anything to replay."""
+
+    def open_index(self) -> Index:
+        """The database the store keeps its read model in (created on first use): the
+        registry database itself, or a machine-local replica of a remote log."""
 
     def exists(self) -> bool:
         """Whether anything has been written to this store yet."""
 
-    def sync(self, name: str | None = None) -> None:
-        """Bring the index up to date with the log (a no-op where the index is the log)."""
+    def append(self, entry: Entry) -> bool:
+        """Create ``entry`` at its place in its chain, exclusively.
 
-    def append(self, name: str, build: Build) -> Entry:
-        """Atomically append the draft ``build(index)`` returns to the chain of ``name``.
-
-        ``build`` runs with the index current and may be called again if another
-        writer won a race; it raises to abort without writing anything.
+        True when it was created (or a retried request of this call created it);
+        False when that place holds another entry: a concurrent writer won, and the
+        caller syncs and builds again. Nothing is ever overwritten.
         """
 
-    def log(self, name: str) -> Iterator[Entry]:
-        """The authoritative chain of ``name``, oldest first, as stored."""
+    def log(self, name: str, after: int = 0) -> Iterator[Entry]:
+        """The entries of ``name`` after sequence number ``after``, oldest first,
+        stopping at the first missing one (what a replica replays)."""
+
+    def scan(self, name: str) -> Iterator[Entry]:
+        """Every stored entry of ``name`` as listed, gaps and all (what ``verify`` audits)."""
 
     def log_names(self) -> list[str]:
         """Names of every model that has a chain."""
 
-    def put_file(self, path: str) -> tuple[str, int]:
-        """Store a file's bytes as a blob; returns (digest, size)."""
+    @property
+    def staging_dir(self) -> str:
+        """A local folder for files about to become blobs (same filesystem as the
+        blobs where they are local, so publishing one is a link, not a copy)."""
+
+    def put_file(self, path: str, *, digest: str | None = None,
+                 move: bool = False) -> tuple[str, int]:
+        """Store a file's bytes as a blob; returns (digest, size). A ``digest`` from a
+        caller that hashed the file while writing it is trusted; ``move`` lets the
+        backend take the file instead of copying it."""
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         """Store bytes as a blob; returns (digest, size)."""
@@ -70,32 +86,23 @@ class Backend(Protocol):
     def blob_path(self, digest: str) -> str:
         """A local file holding the blob's bytes (downloaded to the cache if remote)."""
 
+    def discard_cached(self, digest: str) -> bool:
+        """Drop this machine's cached copy of a blob; False where there is no cache."""
+
     def delete_blob(self, digest: str) -> int:
         """Delete a blob; returns the bytes freed."""
 
     def blob_digests(self) -> Iterator[str]:
         """Every stored blob."""
 
+    def blob_mtime(self, digest: str) -> float | None:
+        """When a blob was last written (POSIX time), or None when that is unknown."""
+
     def rehash_blob(self, digest: str) -> str:
         """The actual sha256 of a stored blob, read from the backend itself."""
 
-    def discard_cached(self, digest: str) -> bool:
-        """Drop this machine's cached copy of a blob; False where there is no cache."""
-
     def close(self) -> None:
         """Release connections and files."""
-
-
-Factory = Callable[[str, Mapping[str, Any]], Backend]
-_REGISTRY: dict[str, Factory] = {}
-_HINTS = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs",
-          "abfs": "adlfs"}
-available: Mapping[str, Factory] = MappingProxyType(_REGISTRY)
-
-
-def register_backend(scheme: str, factory: Factory) -> None:
-    """Register a backend factory for a URL scheme (overriding any earlier one)."""
-    _REGISTRY[scheme] = factory
 
 
 def _scheme(uri: str) -> str:
@@ -104,43 +111,8 @@ def _scheme(uri: str) -> str:
 
 def open_backend(uri: str, storage_options: Mapping[str, Any] | None = None) -> Backend:
     """Open the backend for ``uri``: a local path, ``sqlite:///…``, or an fsspec URL."""
-    _register_builtin()
     if not isinstance(uri, str) or not uri:
         raise StoreError(f"a store URI must be a non-empty string, not {uri!r}")
-    scheme = _scheme(uri)
-    options = dict(storage_options or {})
-    if scheme in ("", "sqlite"):
-        return _REGISTRY["sqlite"](uri, options)
-    if scheme in _REGISTRY:
-        return _REGISTRY[scheme](uri, options)
-    if "fsspec" in _REGISTRY:
-        return _REGISTRY["fsspec"](uri, options)
-    raise StoreError(f"no backend for {uri!r}")
-
-
-def _register_builtin() -> None:
-    if "sqlite" in _REGISTRY:
-        return
-    from .local import LocalBackend
-
-    register_backend("sqlite", LocalBackend.from_uri)
-    try:
-        from .remote import RemoteBackend
-    except ImportError:  # pragma: no cover - the remote backend ships with the package
-        return
-    register_backend("fsspec", RemoteBackend.from_uri)
-
-
-def missing_backend_hint(scheme: str) -> str:
-    """A "pip install X" hint for an fsspec protocol whose package is not installed."""
-    pkg = _HINTS.get(scheme)
-    return f"; install it with: pip install {pkg}" if pkg else ""
-
-
-def default_cache_dir() -> str:
-    """``MODELVER_CACHE`` or the user's cache folder."""
-    env = os.environ.get("MODELVER_CACHE")
-    if env:
-        return env
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "modelver")
+    cls, _ = resolve_backend(_scheme(uri))
+    backend: Backend = cls.from_uri(uri, dict(storage_options or {}))
+    return backend

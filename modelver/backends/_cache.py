@@ -55,24 +55,31 @@ class BlobCache:
 
     def temp_file(self) -> str:
         """A new empty file beside the cache's blobs, for a download to land in."""
-        folder = os.path.join(self.blobs.root, "tmp")
-        os.makedirs(folder, exist_ok=True)
-        fd, path = tempfile.mkstemp(dir=folder, prefix="download-")
+        fd, path = tempfile.mkstemp(dir=self.staging_dir, prefix="download-")
         os.close(fd)
         return path
 
-    def add_file(self, digest: str, path: str) -> str:
+    @property
+    def staging_dir(self) -> str:
+        """The folder of :meth:`temp_file`: files written here can be adopted by a link."""
+        return self.blobs.staging_dir
+
+    def add_file(self, digest: str, path: str, *, verified: bool = False) -> str:
         """Adopt a downloaded file (from :meth:`temp_file`) if it hashes to ``digest``.
 
         The file is linked into place, not copied, so a large model is written to
-        disk once. The temporary name is left for the caller to remove.
+        disk once. The temporary name is left for the caller to remove. ``verified``
+        skips the hash for a file this process hashed while writing it (a registered
+        model's staging file); it is not fsynced either: ``load`` verifies every cached
+        blob before use and downloads a damaged one again.
         """
-        with open(path, "rb") as f:
-            actual, _ = hash_stream(f)
-            os.fsync(f.fileno())
-        if actual != digest:
-            raise IntegrityError(f"downloaded blob hashes to {actual}, expected {digest}; "
-                                 "the remote copy is damaged: run `modelver verify`")
+        if not verified:
+            with open(path, "rb") as f:
+                actual, _ = hash_stream(f)
+                os.fsync(f.fileno())
+            if actual != digest:
+                raise IntegrityError(f"downloaded blob hashes to {actual}, expected {digest}; "
+                                     "the remote copy is damaged: run `modelver verify`")
         final = self.blobs.path(digest)
         os.makedirs(os.path.dirname(final), exist_ok=True)
         os.chmod(path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)

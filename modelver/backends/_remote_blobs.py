@@ -43,34 +43,69 @@ class RemoteBlobs:
         hexd = check_digest(digest)[7:]
         return self._p("blobs", "sha256", hexd[:2], hexd[2:])
 
-    def put_file(self, path: str) -> tuple[str, int]:
-        """Hash a local file, then upload it (streamed) unless the store has it already."""
+    @property
+    def staging_dir(self) -> str:
+        """A local folder (in this machine's blob cache) for files about to be uploaded.
+
+        A file staged here and put with ``move=True`` becomes the cached copy by a hard
+        link, so the first load after a register is not a download.
+        """
+        return self.cache.staging_dir
+
+    def put_file(self, path: str, *, digest: str | None = None,
+                 move: bool = False) -> tuple[str, int]:
+        """Upload a local file (streamed) unless the store has it already.
+
+        ``digest`` is trusted as the file's sha256 (pass it only for a file this process
+        hashed while writing it, in :attr:`staging_dir`); without it the file is hashed
+        first. ``move=True`` hands the file over: it becomes this machine's cached copy
+        of the blob where it can be linked there, and the name ``path`` is removed.
+        """
         self._check_writable()
-        before = os.stat(path)
-        with open(path, "rb") as f:
-            digest, size = hash_stream(f)
-        with _unreachable_as(StoreError, f"cannot upload to {self.uri!r}"):
-            if not self.has_blob(digest):
-                key = self._blob_key(digest)
-                if {"file", "local"} & _protocols(self.fs):
-                    tmp = self._p("tmp", uuid.uuid4().hex)
-                    self.fs.makedirs(posixpath.dirname(tmp), exist_ok=True)
-                    with _progress(f"uploading {digest[:19]}") as callback:
-                        self.fs.put_file(path, tmp, callback=callback)
-                    self.fs.makedirs(posixpath.dirname(key), exist_ok=True)
-                    self.fs.mv(tmp, key)
+        try:
+            try:
+                before = os.stat(path)
+                if digest is None:
+                    with open(path, "rb") as f:
+                        digest, size = hash_stream(f)
                 else:
-                    with _progress(f"uploading {digest[:19]}") as callback:
-                        self.fs.put_file(path, key, callback=callback)
-                after = os.stat(path)
-                if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-                    # The file changed between hashing and uploading: the bytes under
-                    # this digest may be others. Take them back and say so.
-                    with contextlib.suppress(FileNotFoundError):
-                        self.fs.rm_file(key)
-                    raise StoreError(f"{path!r} changed while it was being uploaded; "
-                                     "register it again once it is complete")
-        return digest, size
+                    check_digest(digest)
+                    size = before.st_size
+            except OSError as exc:
+                raise StoreError(f"cannot read {path!r}: {exc}") from None
+            self._upload(path, digest, before)
+            if move:
+                with contextlib.suppress(OSError):  # a cache on another filesystem
+                    self.cache.add_file(digest, path, verified=True)
+            return digest, size
+        finally:
+            if move:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+
+    def _upload(self, path: str, digest: str, before: os.stat_result) -> None:
+        with _unreachable_as(StoreError, f"cannot upload to {self.uri!r}"):
+            if self.has_blob(digest):
+                return
+            key = self._blob_key(digest)
+            if {"file", "local"} & _protocols(self.fs):
+                tmp = self._p("tmp", uuid.uuid4().hex)
+                self.fs.makedirs(posixpath.dirname(tmp), exist_ok=True)
+                with _progress(f"uploading {digest[:19]}") as callback:
+                    self.fs.put_file(path, tmp, callback=callback)
+                self.fs.makedirs(posixpath.dirname(key), exist_ok=True)
+                self.fs.mv(tmp, key)
+            else:
+                with _progress(f"uploading {digest[:19]}") as callback:
+                    self.fs.put_file(path, key, callback=callback)
+            after = os.stat(path)
+            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                # The file changed between hashing and uploading: the bytes under
+                # this digest may be others. Take them back and say so.
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm_file(key)
+                raise StoreError(f"{path!r} changed while it was being uploaded; "
+                                 "register it again once it is complete")
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         """Upload bytes unless the store has them already.

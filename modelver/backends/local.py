@@ -12,11 +12,9 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
 from .._blobs import BlobDir
-from .._errors import StoreError
-from .._index import Index
-from .._log import Entry, seal
-from .._user import current_user
-from . import Build
+from .._errors import IntegrityError, StoreError
+from .._index import Index, Queries
+from .._log import Entry
 
 __all__ = ["LocalBackend"]
 
@@ -47,7 +45,11 @@ class LocalBackend:
         return cls(os.path.join(root, "registry.db"), os.path.join(root, "objects"), uri)
 
     @property
-    def index(self) -> Index:
+    def log_in_index(self) -> bool:
+        """The log is the registry database's ``entries`` table."""
+        return True
+
+    def open_index(self) -> Index:
         """The registry database, opened (and created) on first use."""
         if self._index is None:
             self._index = Index(self.db_path)
@@ -57,31 +59,47 @@ class LocalBackend:
         """Whether the registry database exists."""
         return self._index is not None or os.path.exists(self.db_path)
 
-    def sync(self, name: str | None = None) -> None:
-        """Nothing to do: the index is the log."""
+    def append(self, entry: Entry) -> bool:
+        """Insert the entry (and its derived rows) unless its place is taken.
 
-    def append(self, name: str, build: Build) -> Entry:
-        """Append under ``BEGIN IMMEDIATE``: the read in ``build`` and the write are one."""
-        index = self.index
-        by = current_user()
-        with index.write():
-            draft = build(index)
-            seq, prev = index.head(name)
-            entry = seal(name, seq + 1, prev, draft, by)
-            index.add(entry)
-            return entry
+        Inside the store's write transaction this is a savepoint of it; alone, its own
+        ``BEGIN IMMEDIATE``.
+        """
+        index = self.open_index()
+        try:
+            with index.write():
+                index.add(entry)
+        except IntegrityError:
+            if Queries(index).has_entry_id(entry.id):
+                return True
+            seq, _ = Queries(index).head(entry.name)
+            if seq >= entry.seq:
+                return False
+            raise
+        return True
 
-    def log(self, name: str) -> Iterator[Entry]:
-        """The stored chain of ``name``."""
-        return self.index.entries(name)
+    def log(self, name: str, after: int = 0) -> Iterator[Entry]:
+        """The stored chain of ``name`` after ``after``."""
+        return Queries(self.open_index()).entries(name, after=after)
+
+    def scan(self, name: str) -> Iterator[Entry]:
+        """Every stored entry of ``name``."""
+        return Queries(self.open_index()).entries(name)
 
     def log_names(self) -> list[str]:
         """Every name with entries in the log."""
-        return [r[0] for r in self.index.query("SELECT DISTINCT name FROM entries ORDER BY name")]
+        return Queries(self.open_index()).log_names()
 
-    def put_file(self, path: str) -> tuple[str, int]:
-        """Copy a file into the blob folder."""
-        return self.blobs.put_file(path)
+    def put_file(self, path: str, *, digest: str | None = None,
+                 move: bool = False) -> tuple[str, int]:
+        """Copy (or, with ``move``, link) a file into the blob folder; a ``digest``
+        given by the caller, who hashed the file while writing it, is trusted."""
+        return self.blobs.put_file(path, digest=digest, move=move)
+
+    @property
+    def staging_dir(self) -> str:
+        """A folder beside the blobs for temporary files about to become blobs."""
+        return self.blobs.staging_dir
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         """Write bytes into the blob folder."""
@@ -114,6 +132,13 @@ class LocalBackend:
     def discard_cached(self, digest: str) -> bool:
         """A local store has no cache: its blob folder is the store itself."""
         return False
+
+    def blob_mtime(self, digest: str) -> float | None:
+        """The blob file's modification time (``put`` of an existing blob refreshes it)."""
+        try:
+            return os.stat(self.blobs.path(digest)).st_mtime
+        except OSError:
+            return None
 
     def close(self) -> None:
         """Close the database connection."""

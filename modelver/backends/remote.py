@@ -6,15 +6,14 @@ Layout under the store's prefix::
     checkpoints/<name>/000000000256.jsonl   entries 1..256 bundled, for new readers
     blobs/sha256/ab/cdef…               content-addressed artifacts and code blobs
 
-Writers build the next entry on their local index and create it with an exclusive
-put (one request when the index is current); a writer that loses the race reads the
-entry that won, backs off a random while, and rebuilds (re-allocating its version).
-Each entry's unique id lets a retry after a lost response recognize its own entry.
-Readers keep a local SQLite index that replays only entries it has not seen: one
-small read when up to date, parallel reads ahead when behind, and checkpoints for a
-new or far-behind reader. Listings are always fresh (fsspec caches them), and
+An entry is appended with an exclusive put of its file (one request); a writer that
+loses the race is told so (``append`` returns False) and the store above it syncs
+and builds again. Each entry's unique id lets a retry after a lost response
+recognize its own entry. Reading a chain after a known sequence number costs one
+small read when nothing is new, parallel reads ahead when behind, and checkpoints
+for a new or far-behind reader. Listings are always fresh (fsspec caches them), and
 transport errors become ``ConnectionError`` on reads (so a store can answer from its
-index with a warning) and ``StoreError`` everywhere else.
+replica with a warning) and ``StoreError`` everywhere else.
 """
 
 from __future__ import annotations
@@ -23,21 +22,18 @@ import contextlib
 import hashlib
 import os
 import posixpath
-import random
 import re
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .._errors import IntegrityError, ModelverError, StoreError
+from .._errors import ModelverError, StoreError
 from .._index import Index
-from .._log import Entry, parse, seal, sign, signing_key
+from .._log import Entry, parse
 from .._names import check_name
-from .._user import current_user
-from . import Build, default_cache_dir, missing_backend_hint
 from ._cache import BlobCache
 from ._exclusive import create_exclusive, supports_exclusive
+from ._registry import default_cache_dir, missing_backend_hint
 from ._remote_blobs import RemoteBlobs
 from ._transport import is_s3 as _is_s3
 from ._transport import transport_errors as _transport_errors
@@ -47,10 +43,7 @@ __all__ = ["RemoteBackend"]
 
 CHECKPOINT_EVERY = 256
 FETCH_AHEAD = 32
-MAX_RETRIES = 1000
 _READ_BATCH = 256
-BACKOFF_S = 0.01
-BACKOFF_MAX_S = 0.25
 
 
 _ENTRY_FILE = re.compile(r"[0-9]{12}\.json")
@@ -98,11 +91,15 @@ class RemoteBackend(RemoteBlobs):
         files: list[str] = self.fs.ls(path, detail=False, refresh=True)
         return files
 
-    # -- the index -------------------------------------------------------------------
+    # -- reading the log ----------------------------------------------------------
 
     @property
-    def index(self) -> Index:
-        """The machine-local index replaying this store's log."""
+    def log_in_index(self) -> bool:
+        """The log is remote; the index is this machine's replica of it."""
+        return False
+
+    def open_index(self) -> Index:
+        """The machine-local replica of this store's log (in the cache folder)."""
         if self._index is None:
             self._index = Index(self._index_path)
         return self._index
@@ -111,55 +108,45 @@ class RemoteBackend(RemoteBlobs):
         """Remote stores are always considered present; an empty log reads as empty."""
         return True
 
-    def sync(self, name: str | None = None) -> None:
-        """Replay entries the index has not seen (of one model, or of all).
+    def log(self, name: str, after: int = 0) -> Iterator[Entry]:
+        """Entries of ``name`` after ``after``: probe the next one (a single small read
+        when the caller is up to date), then fetch ahead in growing parallel batches.
 
-        Raises ``ConnectionError`` (an ``OSError``, not a ``StoreError``) when the
-        store cannot be reached, so that reads can go on from the index with a warning.
+        Checkpoints are read for a reader that has nothing yet, or is far behind.
+        Raises ``ConnectionError`` (an ``OSError``, not a ``StoreError``) when the store
+        cannot be reached, so that reads can go on from the index with a warning.
         """
         with _unreachable_as(ConnectionError, f"cannot reach {self.uri!r}"):
-            names = [name] if name is not None else self._log_names()
-            for n in names:
-                self._sync_name(n)
-
-    def _sync_name(self, name: str, known: int = 0) -> None:
-        """Replay new entries of one model: probe the next one (a single small read
-        when up to date), then fetch ahead in growing parallel batches.
-
-        ``known`` says entries up to that number exist (a lost race showed it): they
-        are fetched in one batch and nothing beyond them is probed. Checkpoints are
-        read when the index has nothing of this model yet, or is far behind.
-        """
-        index = self.index
-        seq, _ = index.head(name)
-        checkpoints_read = seq == 0
-        if checkpoints_read:
-            self._load_checkpoints(name, 0)
-            seq, _ = index.head(name)
-        if known and seq >= known:
-            return  # another process on this machine replayed them already
-        ahead = max(1, known - seq)
-        rounds = 0
-        while True:
-            paths = [self._entry_path(name, s) for s in range(seq + 1, seq + 1 + ahead)]
-            found = self._fetch(paths)
-            batch: list[str] = []
-            for p in paths:  # stop at the first gap: nothing follows a missing entry
-                if p not in found:
-                    break
-                batch.append(found[p].decode())
-            applied = self._apply(name, batch)
-            self._backfill_checkpoints(name, applied)
-            seq, _ = index.head(name)
-            if len(batch) < len(paths) or (known and seq >= known):
-                return
-            rounds += 1
-            if rounds >= 4 and not checkpoints_read:
-                checkpoints_read = True  # far behind: skip ahead by whole checkpoints
-                self._load_checkpoints(name, seq)
-                seq, _ = index.head(name)
-            # 1, 1, 2, 4 … 32: one behind is the common case, and costs one read more.
-            ahead = min(FETCH_AHEAD, 2 ** max(0, rounds - 1))
+            seq = after
+            checkpoints_read = seq == 0
+            if checkpoints_read:
+                for entry in self._checkpoint_entries(name, seq):
+                    seq = entry.seq
+                    yield entry
+            ahead, rounds = 1, 0
+            while True:
+                paths = [self._entry_path(name, s) for s in range(seq + 1, seq + 1 + ahead)]
+                found = self._fetch(paths)
+                count = 0
+                for p in paths:  # stop at the first gap: nothing follows a missing entry
+                    if p not in found:
+                        break
+                    entry = _decode(found[p].decode())
+                    count += 1
+                    seq = entry.seq
+                    if self._writable and seq % CHECKPOINT_EVERY == 0:
+                        self._write_checkpoint(name, seq)
+                    yield entry
+                if count < len(paths):
+                    return
+                rounds += 1
+                if rounds >= 4 and not checkpoints_read:
+                    checkpoints_read = True  # far behind: skip ahead by whole checkpoints
+                    for entry in self._checkpoint_entries(name, seq):
+                        seq = entry.seq
+                        yield entry
+                # 1, 1, 2, 4 … 32: one behind is the common case, and costs one read more.
+                ahead = min(FETCH_AHEAD, 2 ** max(0, rounds - 1))
 
     def _fetch(self, paths: list[str]) -> dict[str, bytes]:
         """Read small files concurrently, one request each; missing files are left out.
@@ -199,32 +186,6 @@ class RemoteBackend(RemoteBlobs):
         result: dict[str, bytes] = sync(fs.loop, every)
         return result
 
-    def _apply(self, name: str, texts: list[str]) -> list[Entry]:
-        """Add entries that follow the index's head; returns those newly added."""
-        if not texts:
-            return []
-        index = self.index
-        added: list[Entry] = []
-        key = signing_key()
-        with index.write():
-            seq, prev = index.head(name)
-            for text in texts:
-                entry = _decode(text)
-                if entry.seq <= seq:
-                    continue  # another process on this machine replayed it first
-                if key is not None and entry.sig != sign(entry.hash, key):
-                    raise IntegrityError(
-                        f"entry {entry.seq} of {name!r} is not signed with MODELVER_SIGNING_KEY;"
-                        f" it may be forged: run `modelver verify --store {self.uri}`")
-                if entry.name != name or entry.seq != seq + 1 or entry.prev != prev:
-                    raise IntegrityError(
-                        f"the remote log of {name!r} is broken at entry {entry.seq}: it does "
-                        f"not follow entry {seq}; run `modelver verify --store {self.uri}`")
-                index.add(entry)
-                added.append(entry)
-                seq, prev = entry.seq, entry.hash
-        return added
-
     def _checkpoint_dir(self, name: str) -> str:
         return self._p("checkpoints", check_name(name))
 
@@ -240,10 +201,10 @@ class RemoteBackend(RemoteBlobs):
                 out.append((int(base[:-6]), f))
         return sorted(out)
 
-    def _load_checkpoints(self, name: str, seq: int) -> None:
-        """Apply checkpoints past ``seq`` in order, stopping at the first one that does
-        not continue the index (a writer killed before writing its checkpoint leaves a
-        gap; the entries themselves fill it)."""
+    def _checkpoint_entries(self, name: str, seq: int) -> Iterator[Entry]:
+        """Entries from checkpoints past ``seq``, in order, stopping at the first
+        checkpoint that does not continue them (a writer killed before writing its
+        checkpoint leaves a gap; the single entries fill it)."""
         wanted = [(last, f) for last, f in self._checkpoints(name) if last > seq]
         if not wanted:
             return
@@ -251,27 +212,23 @@ class RemoteBackend(RemoteBlobs):
         for _, f in wanted:
             if f not in blobs:
                 return
-            texts = [line for line in blobs[f].decode().splitlines() if line]
-            if not texts or _decode(texts[0]).seq > self.index.head(name)[0] + 1:
+            entries = [_decode(line) for line in blobs[f].decode().splitlines() if line]
+            if not entries or entries[0].seq > seq + 1:
                 return
-            self._apply(name, texts)
-
-    def _backfill_checkpoints(self, name: str, replayed: list[Entry]) -> None:
-        """A writer that replays a checkpoint boundary from single entries makes sure
-        its checkpoint exists (its writer may have been killed before writing it)."""
-        if self._writable:
-            for e in replayed:
-                if e.seq % CHECKPOINT_EVERY == 0:
-                    self._write_checkpoint(name, e.seq)
+            for entry in entries:
+                if entry.seq > seq:
+                    seq = entry.seq
+                    yield entry
 
     def _write_checkpoint(self, name: str, last: int) -> None:
+        """Bundle entries ``last - 255 .. last`` into one checkpoint file (put-if-absent)."""
         first = last - CHECKPOINT_EVERY + 1
-        rows = self.index.query("SELECT text, sig FROM entries WHERE name = ? AND seq BETWEEN ? "
-                                "AND ? ORDER BY seq", (name, first, last))
-        if len(rows) != CHECKPOINT_EVERY:
-            return
-        data = "".join(_encode_text(text, sig) + "\n" for text, sig in rows).encode()
+        paths = [self._entry_path(name, s) for s in range(first, last + 1)]
         with contextlib.suppress(*_transport_errors()):
+            found = self._fetch(paths)
+            if len(found) != CHECKPOINT_EVERY:
+                return
+            data = "".join(found[p].decode().rstrip("\n") + "\n" for p in paths).encode()
             create_exclusive(self.fs, posixpath.join(self._checkpoint_dir(name),
                                                      _seq_name(last) + ".jsonl"), data)
 
@@ -295,68 +252,41 @@ class RemoteBackend(RemoteBlobs):
                              "atomic exclusive create, so concurrent writers could overwrite "
                              "each other (reading works)")
 
-    def append(self, name: str, build: Build) -> Entry:
-        """Build, then create the next entry exclusively; rebuild after losing a race."""
-        self._check_writable()
-        with _unreachable_as(StoreError, f"cannot append to {name!r} in {self.uri!r}"):
-            return self._append(name, build)
+    def append(self, entry: Entry) -> bool:
+        """Create the entry's file exclusively; False when another entry holds its place.
 
-    def _append(self, name: str, build: Build) -> Entry:
-        """Optimistic concurrency: build on the local index and try to create the next
-        entry. Losing the race (the entry exists) is how a writer learns it is behind;
-        it fetches what it missed and tries again. So an up-to-date writer appends in
-        one request and a writer that lost a race pays one read for the entry it lost to.
+        After a transport error the file is read back: a retry of our own request (in
+        s3fs or botocore) may have created it, which its unique id shows.
         """
-        by = current_user()
-        index = self.index
-        fresh = False  # whether the index was just brought fully up to date
-        for attempt in range(MAX_RETRIES):
-            # The head is read before ``build`` looks at the index: other processes on
-            # this machine may replay newer entries into the shared index meanwhile, and
-            # the draft must be placed right after the state it was built from (if that
-            # state is already outdated, the exclusive create below fails and we retry).
-            seq, prev = index.head(name)
-            try:
-                draft = build(index)
-            except ModelverError:
-                if fresh:
-                    raise
-                self._sync_name(name)  # a stale index must not decide a refusal
-                fresh = True
-                continue
-            entry = seal(name, seq + 1, prev, draft, by)
-            path = self._entry_path(name, entry.seq)
+        self._check_writable()
+        path = self._entry_path(entry.name, entry.seq)
+        with _unreachable_as(StoreError, f"cannot append to {entry.name!r} in {self.uri!r}"):
             try:
                 created = create_exclusive(self.fs, path, _encode(entry).encode())
             except (OSError, StoreError) as exc:
                 created = self._was_ours(path, entry, exc)
-            if created:
-                self._apply(name, [_encode(entry)])
-                if entry.seq % CHECKPOINT_EVERY == 0:
-                    self._write_checkpoint(name, entry.seq)
-                return entry
-            # Lost the race: back off a random while so that the losers spread out,
-            # then read what won (and, after several losses, everything else new).
-            time.sleep(random.uniform(0, min(BACKOFF_MAX_S, BACKOFF_S * 2 ** attempt)))  # noqa: S311
-            many = attempt >= 3 or seq == 0  # a new machine, or far behind: read it all
-            self._sync_name(name, known=0 if many else seq + 1)
-            fresh = many
-            if index.has_entry_id(entry.id):
-                return entry  # a retry of our own request (in s3fs or botocore) got there
-        raise StoreError(f"gave up appending to {name!r} after {MAX_RETRIES} lost races")
+            else:
+                if not created:
+                    created = self._was_ours(path, entry, None)
+            if created and entry.seq % CHECKPOINT_EVERY == 0:
+                self._write_checkpoint(entry.name, entry.seq)
+        return created
 
-    def _was_ours(self, path: str, entry: Entry, exc: BaseException) -> bool:
-        """After an error, whether our entry landed anyway (a lost response)."""
+    def _was_ours(self, path: str, entry: Entry, exc: BaseException | None) -> bool:
+        """Whether the entry at ``path`` is ours (a lost response, or a retry of our
+        own request that created it before the one that reported a conflict)."""
         try:
             found = self._fetch([path])
         except _transport_errors():
             found = {}
         if path not in found:
+            if exc is None:
+                return False
             raise StoreError(f"could not write {path}: {exc}") from exc
         return _decode(found[path].decode()).id == entry.id
 
-    def log(self, name: str) -> Iterator[Entry]:
-        """The remote chain of ``name``, read from the filesystem itself."""
+    def scan(self, name: str) -> Iterator[Entry]:
+        """Every stored entry of ``name``, as listed on the filesystem itself."""
         with _unreachable_as(StoreError, f"cannot read the log of {name!r} in {self.uri!r}"):
             try:
                 files = sorted(f for f in self._ls(self._p("log", check_name(name)))
@@ -369,8 +299,8 @@ class RemoteBackend(RemoteBlobs):
                 yield _decode(texts[f].decode())
 
     def log_names(self) -> list[str]:
-        """Every model with a remote log."""
-        with _unreachable_as(StoreError, f"cannot list {self.uri!r}"):
+        """Every model with a remote log (``ConnectionError`` when unreachable)."""
+        with _unreachable_as(ConnectionError, f"cannot reach {self.uri!r}"):
             return self._log_names()
 
     def _log_names(self) -> list[str]:

@@ -1,19 +1,21 @@
-"""The CLI's commands: each parses its arguments and calls the public API."""
+"""The CLI's commands: each parses its arguments and calls the public API.
+
+Only public names are used here (``tools/check_public.py`` checks it): the CLI is an
+example of what any program built on modelver can do.
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 import attrs
 
 import modelver
 
-from .._resolve import split_ref
-from .._serde import unstructure
-
-__all__ = ["COMMANDS", "Command", "Output"]
+__all__ = ["COMMANDS", "Command", "Output", "plain"]
 
 
 @attrs.frozen
@@ -37,6 +39,20 @@ class Command:
 
 
 COMMANDS: list[Command] = []
+
+
+def _json_value(_: Any, __: Any, value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    return value
+
+
+def plain(record: Any) -> Any:
+    """A record as JSON-able data with its field names (``attrs.asdict``), times as
+    ISO 8601 UTC text: the same data the store writes, and what ``--json`` prints."""
+    if record is None:
+        return None
+    return attrs.asdict(record, value_serializer=_json_value)
 
 
 def command(name: str, help_text: str, example: str,
@@ -92,7 +108,7 @@ def cmd_ls(args: argparse.Namespace, store: modelver.Store) -> Output:
     rows = [[mv.version, mv.digest[:19], mv.format, str(mv.size), _ago(mv), mv.created_by,
              ",".join(by_version.get(mv.version, [])) + (" (deleted)" if mv.deleted else "")]
             for mv in versions]
-    data = [dict(unstructure(mv), aliases=by_version.get(mv.version, [])) for mv in versions]
+    data = [dict(plain(mv), aliases=by_version.get(mv.version, [])) for mv in versions]
     return Output(table(rows, ["VERSION", "DIGEST", "FORMAT", "SIZE", "CREATED", "BY",
                                "ALIASES"]), data)
 
@@ -146,11 +162,11 @@ def _show_text(mv: modelver.ModelVersion, run: modelver.Run | None, aliases: lis
 @command("show", "show one version with everything its run captured",
          "modelver show fraud@prod --json", lambda p: _positional(p, "ref", metavar="NAME@REF"))
 def cmd_show(args: argparse.Namespace, store: modelver.Store) -> Output:
-    name, ref = split_ref(args.ref)
+    name, ref = modelver.split_ref(args.ref)
     mv = store.resolve(name, ref)
     run = store.get_run(mv.run_id) if mv.run_id else None
     aliases = [a for a, v in store.aliases(name).items() if v == mv.version]
-    data = {"version": unstructure(mv), "run": unstructure(run) if run else None,
+    data = {"version": plain(mv), "run": plain(run) if run else None,
             "aliases": aliases}
     return Output(_show_text(mv, run, aliases), data)
 
@@ -177,7 +193,7 @@ def cmd_promote(args: argparse.Namespace, store: modelver.Store) -> Output:
     e = store.promote(args.name, args.version, args.alias, reason=args.reason,
                       expect=args.expect)
     return Output(f"{e.name}@{e.alias}: {e.from_version or '-'} -> {e.to_version}",
-                  unstructure(e))
+                  plain(e))
 
 
 def _rollback_args(p: argparse.ArgumentParser) -> None:
@@ -192,7 +208,7 @@ def _rollback_args(p: argparse.ArgumentParser) -> None:
 def cmd_rollback(args: argparse.Namespace, store: modelver.Store) -> Output:
     e = store.rollback(args.name, args.alias, to=args.to, reason=args.reason)
     return Output(f"{e.name}@{e.alias}: {e.from_version or '-'} -> {e.to_version} (rollback)",
-                  unstructure(e))
+                  plain(e))
 
 
 def _history_args(p: argparse.ArgumentParser) -> None:
@@ -206,7 +222,7 @@ def cmd_history(args: argparse.Namespace, store: modelver.Store) -> Output:
     events = store.alias_history(args.name, args.alias)
     return Output(table([_event_line(e) for e in events],
                         ["AT (UTC)", "KIND", "FROM", "TO", "BY", "REASON"]),
-                  [unstructure(e) for e in events])
+                  [plain(e) for e in events])
 
 
 # -- integrity --------------------------------------------------------------------
@@ -221,7 +237,7 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
 def cmd_verify(args: argparse.Namespace, store: modelver.Store) -> Output:
     report = store.verify(head=args.head, blobs=not args.no_blobs)
     data = {"ok": report.ok, "entries": report.entries, "blobs": report.blobs,
-            "head": report.head, "problems": [unstructure(p) for p in report.problems]}
+            "head": report.head, "problems": [plain(p) for p in report.problems]}
     return Output(str(report), data, 0 if report.ok else 1)
 
 
@@ -245,13 +261,11 @@ def _lock_args(p: argparse.ArgumentParser) -> None:
 @command("lock", "pin references to exact versions and digests in modelver.lock",
          "modelver lock fraud@prod churn@~=2.1   |   modelver lock --check", _lock_args)
 def cmd_lock(args: argparse.Namespace, store: modelver.Store) -> Output:
-    from .._locking import check_lock, lock
-
     if args.check:
-        moves = check_lock(store, args.file)
+        moves = store.check_lock(args.file)
         text = "\n".join(f"moved: {m}" for m in moves) or f"{args.file}: up to date"
         return Output(text, [attrs.asdict(m) for m in moves], 1 if moves else 0)
-    written = lock(store, args.refs, args.file)
+    written = store.lock(*args.refs, path=args.file)
     rows = [[e.name, e.ref, e.version, e.digest[:19]] for e in written.models.values()]
     return Output(f"wrote {args.file}\n" + table(rows, ["NAME", "REF", "VERSION", "DIGEST"]),
                   {n: attrs.asdict(e) for n, e in written.models.items()})
@@ -267,7 +281,7 @@ def _push_args(p: argparse.ArgumentParser) -> None:
 @command("push", "copy a version with its run, ancestors and blobs to another store",
          "modelver push fraud@prod --to s3://ml-models/registry", _push_args)
 def cmd_push(args: argparse.Namespace, store: modelver.Store) -> Output:
-    name, ref = split_ref(args.ref)
+    name, ref = modelver.split_ref(args.ref)
     report = store.push(name, ref, to=args.to)
     return Output(str(report), attrs.asdict(report))
 
@@ -281,6 +295,6 @@ def _pull_args(p: argparse.ArgumentParser) -> None:
 @command("pull", "copy a version with its run, ancestors and blobs from another store",
          "modelver pull fraud@prod --from s3://ml-models/registry", _pull_args)
 def cmd_pull(args: argparse.Namespace, store: modelver.Store) -> Output:
-    name, ref = split_ref(args.ref)
+    name, ref = modelver.split_ref(args.ref)
     report = store.pull(name, ref, from_=args.source)
     return Output(str(report), attrs.asdict(report))

@@ -7,11 +7,7 @@ from collections.abc import Callable
 
 import modelver
 
-from .._lineage import Lineage
-from .._resolve import split_ref
-from .._retention import RetentionPolicy, gc
-from .._serde import unstructure
-from ._commands import Output, command, table
+from ._commands import Output, command, plain, table
 
 __all__ = ["cmd_diff", "cmd_gc", "cmd_hold", "cmd_lineage", "cmd_release", "cmd_retention",
            "cmd_used_by"]
@@ -42,10 +38,10 @@ def _lineage_args(p: argparse.ArgumentParser) -> None:
          "modelver lineage fraud@prod --format mermaid", _lineage_args)
 def cmd_lineage(args: argparse.Namespace, store: modelver.Store) -> Output:
     """``modelver lineage NAME@REF``."""
-    graph = store.lineage(*split_ref(args.ref))
+    graph = store.lineage(*modelver.split_ref(args.ref))
     if args.depth is not None:
         up, down = graph.upstream(args.depth), graph.downstream(args.depth)
-        graph = Lineage(graph.root, {**up.nodes, **down.nodes},
+        graph = modelver.Lineage(graph.root, {**up.nodes, **down.nodes},
                         tuple(dict.fromkeys(up.edges + down.edges)))
     draw: dict[str, Callable[[], str]] = {"text": graph.__str__, "dot": graph.to_dot,
                                           "mermaid": graph.to_mermaid}
@@ -53,9 +49,9 @@ def cmd_lineage(args: argparse.Namespace, store: modelver.Store) -> Output:
     data = {"root": graph.root,
             "nodes": [{"id": n.id, "kind": n.kind, "label": n.label,
                        "aliases": list(n.aliases),
-                       "deleted": unstructure(n.deleted) if n.deleted else None}
+                       "deleted": plain(n.deleted) if n.deleted else None}
                       for n in graph.nodes.values()],
-            "edges": [unstructure(e) for e in graph.edges]}
+            "edges": [plain(e) for e in graph.edges]}
     return Output(text, data)
 
 
@@ -71,7 +67,7 @@ def cmd_used_by(args: argparse.Namespace, store: modelver.Store) -> Output:
     rows = [[mv.ref, mv.created_at.strftime("%Y-%m-%d %H:%M"),
              f"deleted {mv.deleted.at:%Y-%m-%d}" if mv.deleted else ""] for mv in versions]
     return Output(table(rows, ["VERSION", "CREATED", "STATUS"]),
-                  [unstructure(mv) for mv in versions])
+                  [plain(mv) for mv in versions])
 
 
 def _retention_args(p: argparse.ArgumentParser) -> None:
@@ -92,7 +88,7 @@ def _retention_args(p: argparse.ArgumentParser) -> None:
          "modelver retention fraud --keep-last 5 --keep-within 90d --dry-run", _retention_args)
 def cmd_retention(args: argparse.Namespace, store: modelver.Store) -> Output:
     """``modelver retention [NAME] --keep-last N --keep-within AGE [--dry-run]``."""
-    policy = RetentionPolicy(keep_last=args.keep_last, keep_within=args.keep_within,
+    policy = modelver.RetentionPolicy(keep_last=args.keep_last, keep_within=args.keep_within,
                              keep_aliased=not args.no_keep_aliased,
                              keep_tagged=tuple(args.keep_tagged), min_age=args.min_age)
     plan = store.plan_retention(policy, args.name)
@@ -113,8 +109,8 @@ def _gc_args(p: argparse.ArgumentParser) -> None:
          "versions)", "modelver gc --dry-run", _gc_args)
 def cmd_gc(args: argparse.Namespace, store: modelver.Store) -> Output:
     """``modelver gc [--dry-run]``."""
-    report = gc(store, dry_run=args.dry_run)
-    return Output(str(report), unstructure(report))
+    report = store.gc(dry_run=args.dry_run)
+    return Output(str(report), plain(report))
 
 
 def _hold_args(p: argparse.ArgumentParser) -> None:
@@ -128,7 +124,7 @@ def _hold_args(p: argparse.ArgumentParser) -> None:
 def cmd_hold(args: argparse.Namespace, store: modelver.Store) -> Output:
     """``modelver hold NAME VERSION --reason R``."""
     h = store.hold(args.name, args.version, args.reason)
-    return Output(f"held {h.name}@{h.version}: {h.reason}", unstructure(h))
+    return Output(f"held {h.name}@{h.version}: {h.reason}", plain(h))
 
 
 def _release_args(p: argparse.ArgumentParser) -> None:
@@ -142,4 +138,4 @@ def _release_args(p: argparse.ArgumentParser) -> None:
 def cmd_release(args: argparse.Namespace, store: modelver.Store) -> Output:
     """``modelver release NAME VERSION``."""
     h = store.release(args.name, args.version, args.reason)
-    return Output(f"released {h.name}@{h.version}", unstructure(h))
+    return Output(f"released {h.name}@{h.version}", plain(h))

@@ -10,7 +10,7 @@ from typing import Any
 
 import modelver
 
-from . import _commands, _lineage_commands  # noqa: F401 - importing registers commands
+from ._commands import COMMANDS, Output
 
 __all__ = ["build_parser", "main"]
 
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", dest="show_version",
                         help="print modelver's version")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for spec in _commands.COMMANDS:
+    for spec in COMMANDS:
         p = _add(sub, spec.name, spec.handler, spec.help, spec.example)
         spec.arguments(p)
     return parser
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    if isinstance(result, _commands.Output):
+    if isinstance(result, Output):
         if args.json:
             print(json.dumps(result.data, indent=2, sort_keys=True, default=str))
         elif result.text:

@@ -18,8 +18,8 @@ import sys
 import threading
 import time
 
+from modelver._capture.gpu import STATUS_OK, NvmlSession, capture_gpus
 from modelver._records import Resources
-from modelver.capture.gpu import STATUS_OK, NvmlSession, capture_gpus
 
 __all__ = ["ResourceMonitor"]
 

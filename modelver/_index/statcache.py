@@ -7,16 +7,11 @@ a stat cache belongs anyway.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-from ._index import Index
+from .db import Index
 
-if TYPE_CHECKING:
-    from ._store import Store
-
-__all__ = ["IndexStatCache", "stat_cache_for"]
+__all__ = ["IndexStatCache"]
 
 _BATCH = 500
 
@@ -65,14 +60,3 @@ class IndexStatCache:
                 "(?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET size = excluded.size, "
                 "mtime_ns = excluded.mtime_ns, inode = excluded.inode, "
                 "digest = excluded.digest", rows)
-
-
-_CACHES: weakref.WeakKeyDictionary[Store, IndexStatCache] = weakref.WeakKeyDictionary()
-
-
-def stat_cache_for(store: Store) -> IndexStatCache:
-    """The stat cache of a store (one per store object)."""
-    cache = _CACHES.get(store)
-    if cache is None:
-        cache = _CACHES[store] = IndexStatCache(store.backend.index)
-    return cache

@@ -1,4 +1,4 @@
-"""Jupyter HTML for records and lists: pure functions from records to escaped HTML.
+"""Jupyter HTML for records, lists, diffs and plans: pure functions to escaped HTML.
 
 Everything a user or a store provided (names, tags, params, reasons, paths) goes
 through :func:`html.escape`. The markup is self-contained — inline styles only, no
@@ -16,9 +16,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._records import (
+from .._records import (
     AliasEvent,
     CodeInfo,
     DataFingerprint,
@@ -28,9 +28,14 @@ from ._records import (
     Resources,
     Run,
 )
+from .text import SHOWN, plan_summary, show_value
 
-__all__ = ["event_html", "history_html", "run_html", "runs_html", "version_html",
-           "versions_html"]
+if TYPE_CHECKING:
+    from .._diff import Diff
+    from .._retention import RetentionPlan
+
+__all__ = ["diff_html", "event_html", "history_html", "plan_html", "run_html", "runs_html",
+           "version_html", "versions_html"]
 
 #: Rows shown at each end of a long list.
 EDGE_ROWS = 25
@@ -424,3 +429,40 @@ def history_html(events: Sequence[AliasEvent]) -> str:
         return [_e(f"{e.name}@{e.alias}"), *cells] if len(pairs) > 1 else cells
 
     return _box(title, _table(header, _rows(events, len(header), row)))
+
+
+# -- diffs and retention plans ------------------------------------------------------
+
+# Their cells carry a rule each, without the key/value tables' top alignment.
+_RULED = "text-align:left;padding:1px 10px 1px 0;border-bottom:1px solid rgba(128,128,128,.25)"
+
+
+def diff_html(d: Diff) -> str:
+    """A table of the changes (section, mark, key, old, new, delta), then the source diff."""
+    rows = []
+    for s in d.sections:
+        for mark, changes in (("+", s.added), ("-", s.removed), ("~", s.changed)):
+            for c in changes:
+                delta = "" if c.delta is None else f"{c.delta:+.6g}"
+                cells = (s.name, mark, c.key, show_value(c.old), show_value(c.new), delta)
+                rows.append("<tr>" + "".join(f'<td style="{_RULED}">{escape(x)}</td>'
+                                             for x in cells) + "</tr>")
+    head = "".join(f'<th style="{_RULED}">{escape(x)}</th>' for x in (
+        "section", "", "key", d.a.ref, d.b.ref, "delta"))
+    body = "".join(rows) or f'<tr><td style="{_RULED}" colspan="6">no differences</td></tr>'
+    notes = "".join(f'<div style="opacity:.75">{escape(n)}</div>' for n in d.notes)
+    src = (f'<pre style="color:inherit">{escape(d.source_diff)}</pre>' if d.source_diff
+           else "")
+    return (f'<div style="color:inherit;font-size:12px"><table style="border-collapse:'
+            f'collapse;color:inherit"><tr>{head}</tr>{body}</table>{notes}{src}</div>')
+
+
+def plan_html(plan: RetentionPlan) -> str:
+    """The plan's summary, then a table of deletions and kept versions with why."""
+    rows = [(f"delete {d.ref}", f"{d.size:,}", d.rule) for d in plan.deletions[:SHOWN]]
+    rows += [(f"keep {ref}", "", why) for ref, why in plan.kept[:SHOWN]]
+    body = "".join("<tr>" + "".join(f'<td style="{_RULED}">{escape(x)}</td>' for x in row)
+                   + "</tr>" for row in rows)
+    summary = plan_summary(plan).splitlines()[0]  # a tag key may hold a line break
+    return (f'<div style="color:inherit;font-size:12px"><div>{escape(summary)}</div>'
+            f'<table style="border-collapse:collapse;color:inherit">{body}</table></div>')

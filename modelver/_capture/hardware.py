@@ -20,8 +20,8 @@ from typing import Any
 
 import attrs
 
+from modelver._capture.gpu import capture_gpus
 from modelver._records import Hardware
-from modelver.capture.gpu import capture_gpus
 
 __all__ = ["cache_dir", "capture_hardware"]
 

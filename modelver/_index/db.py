@@ -1,0 +1,124 @@
+"""The read model's database: one kept-open SQLite connection and its transactions.
+
+For a local store this database is the registry itself (its ``entries`` table is
+the log); for a remote store it is a machine-local replica of the remote log. Hot
+paths use the standard library's ``sqlite3``; sqlite-utils is imported only to
+create or migrate the schema, after ``PRAGMA user_version`` says that is needed.
+Reads go through :class:`~modelver._index.queries.Queries`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .._errors import IntegrityError, StoreError
+from .._log import Entry
+from .apply import add_entry
+from .schema import SCHEMA_USER_VERSION, migrate
+
+__all__ = ["Index"]
+
+BUSY_TIMEOUT_MS = 60_000
+
+
+class Index:
+    """A SQLite database holding the log's entries and the tables derived from them."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            if path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self.conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the registry database {path!r}: {exc}") from None
+        self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_USER_VERSION:
+            self._create()
+        with contextlib.suppress(sqlite3.OperationalError):
+            self.conn.execute("PRAGMA journal_mode = WAL")
+
+    def _create(self) -> None:
+        """Create the schema once, serialized across processes by an exclusive lock."""
+        with self._lock:
+            self.conn.execute("BEGIN EXCLUSIVE")
+            try:
+                if self.conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_USER_VERSION:
+                    # sqlite-utils manages its own savepoints inside our transaction.
+                    migrate(self.conn)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self.conn.close()
+
+    # -- transactions ---------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction: read-then-write without races.
+
+        Inside another ``write()`` of this connection it is a savepoint of that one, so
+        a backend can append within the store's transaction.
+        """
+        with self._lock:
+            if self.conn.in_transaction:
+                self.conn.execute("SAVEPOINT nested")
+                try:
+                    yield self.conn
+                except BaseException:
+                    self.conn.execute("ROLLBACK TO nested")
+                    self.conn.execute("RELEASE nested")
+                    raise
+                self.conn.execute("RELEASE nested")
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read query and return all rows."""
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """Run a read query and return the first row, or None."""
+        with self._lock:
+            row: tuple[Any, ...] | None = self.conn.execute(sql, params).fetchone()
+            return row
+
+    # -- the log --------------------------------------------------------------
+
+    def add(self, entry: Entry) -> None:
+        """Store an entry and apply it to the derived tables (inside :meth:`write`).
+
+        The entry must continue its chain: the next ``seq`` after the head, naming the
+        head's hash as ``prev``.
+        """
+        row = self.conn.execute("SELECT seq, hash FROM heads WHERE name = ?",
+                                (entry.name,)).fetchone()
+        seq, prev = (row[0], row[1]) if row else (0, None)
+        if entry.seq != seq + 1 or entry.prev != prev:
+            raise IntegrityError(
+                f"log entry {entry.name}#{entry.seq} does not follow {entry.name}#{seq}"
+            )
+        add_entry(self.conn, entry.name, entry.seq, entry.id, entry.kind, entry.text,
+                  entry.hash, entry.sig)

@@ -1,0 +1,369 @@
+"""Every question asked of the read model, as typed methods that return records.
+
+The version order (``sort_key``, PEP 440 precedence) and the tombstone rule (a
+version is deleted when a tombstone names it) are written here once. Full records
+are read from the entry each row came from (its one stored copy); the hot lists
+(versions) are built from columns alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from .._log import Entry, parse
+from .._records import AliasEvent, Hold, ModelVersion, Run, Tombstone
+from .._serde import structure
+from .db import Index
+
+__all__ = ["Queries"]
+
+_TOMB = ("LEFT JOIN tombstones t ON t.name = v.name AND t.version = v.version "
+         "LEFT JOIN entries te ON te.name = t.name AND te.seq = t.seq")
+_V = ("SELECT v.name, v.version, v.digest, v.format, v.size, v.run_id, v.parents, v.tags, "
+      "v.created_at, v.created_by, json_extract(te.text, '$.body.tombstone') "
+      f"FROM versions v {_TOMB}")
+_LIVE = "NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.name = v.name AND t.version = v.version)"
+_RUN = ("SELECT json_extract(e.text, '$.body.run') FROM runs r "
+        "JOIN entries e ON e.name = r.name AND e.seq = r.seq")
+# A version row from a "name@version" text, by the versions primary key.
+_BY_REF = ("v.name = substr({r}, 1, instr({r}, '@') - 1) "
+           "AND v.version = substr({r}, instr({r}, '@') + 1)")
+_UP = """WITH RECURSIVE up(ref) AS (
+    SELECT ? UNION SELECT e.parent FROM edges e JOIN up ON e.child = up.ref)
+SELECT e.parent, e.child FROM up JOIN edges e ON e.child = up.ref"""
+_DOWN = """WITH RECURSIVE down(ref) AS (
+    SELECT ? UNION SELECT e.child FROM edges e JOIN down ON e.parent = down.ref)
+SELECT e.parent, e.child FROM down JOIN edges e ON e.parent = down.ref"""
+_NODES = f"""SELECT j.value, json_extract(ve.text, '$.body.version'),
+    json_extract(te.text, '$.body.tombstone'), r.id, r.status,
+    json_extract(re.text, '$.body.run')
+FROM json_each(?) j
+JOIN versions v ON {_BY_REF.format(r="j.value")}
+JOIN entries ve ON ve.name = v.name AND ve.seq = v.seq
+{_TOMB}
+LEFT JOIN runs r ON r.id = v.run_id
+LEFT JOIN entries re ON re.name = r.name AND re.seq = r.seq"""
+_INPUTS = """SELECT d.run_id, d.key, d.digest FROM json_each(?) j
+JOIN run_data d ON d.run_id = j.value ORDER BY j.key, d.key"""
+# One recorded fingerprint per digest (SQLite's bare columns come from the min() row).
+_FINGERPRINTS = """SELECT d.digest, json_extract(e.text, '$.body.run.data.' || json_quote(d.key))
+FROM (SELECT digest, run_id, key, min(rowid) FROM run_data
+      WHERE digest IN (SELECT value FROM json_each(?)) GROUP BY digest) d
+JOIN runs r ON r.id = d.run_id JOIN entries e ON e.name = r.name AND e.seq = r.seq"""
+_USED_BY = f"""WITH RECURSIVE hit(ref) AS (
+    SELECT r.version FROM run_data d JOIN runs r ON r.id = d.run_id
+    WHERE d.digest = ? AND r.version IS NOT NULL
+    UNION SELECT e.child FROM edges e JOIN hit ON e.parent = hit.ref)
+{_V} JOIN hit ON {_BY_REF.format(r="hit.ref")}
+ORDER BY v.name, v.sort_key"""
+
+
+def _time(text: str) -> datetime:
+    return structure(text, datetime)
+
+
+def _version(row: tuple[Any, ...]) -> ModelVersion:
+    name, version, digest, fmt, size, run_id, parents, tags, created, by, tomb = row
+    deleted = None if tomb is None else structure(json.loads(tomb), Tombstone)
+    return ModelVersion(name=name, version=version, digest=digest, format=fmt, size=size,
+                        run_id=run_id, parents=json.loads(parents), tags=json.loads(tags),
+                        created_at=_time(created), created_by=by, deleted=deleted)
+
+
+def _runs(rows: Iterable[tuple[Any, ...]]) -> list[Run]:
+    return [structure(json.loads(r[0]), Run) for r in rows]
+
+
+class Queries:
+    """Typed reads of one read model. Nothing here writes."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    # -- the log ---------------------------------------------------------------
+
+    def head(self, name: str) -> tuple[int, str | None]:
+        """The last sequence number and hash of a model's chain (0, None if empty)."""
+        row = self.index.one("SELECT seq, hash FROM heads WHERE name = ?", (name,))
+        return (row[0], row[1]) if row else (0, None)
+
+    def heads(self) -> dict[str, tuple[int, str]]:
+        """Every chain's head."""
+        return {n: (s, h) for n, s, h in self.index.query("SELECT name, seq, hash FROM heads")}
+
+    def entries(self, name: str | None = None, *, after: int = 0) -> Iterator[Entry]:
+        """Stored entries (of one model after ``after``), by model then sequence."""
+        sql = "SELECT text, sig, hash FROM entries"
+        rows = (self.index.query(sql + " WHERE name = ? AND seq > ? ORDER BY seq", (name, after))
+                if name else self.index.query(sql + " ORDER BY name, seq"))
+        for text, sig, stored in rows:
+            yield parse(text, sig, stored)
+
+    def log_names(self) -> list[str]:
+        """Every name with entries in the log."""
+        return [r[0] for r in self.index.query("SELECT DISTINCT name FROM entries ORDER BY 1")]
+
+    def has_entry_id(self, entry_id: str) -> bool:
+        """Whether an entry with this unique id is already in the log."""
+        return self.index.one("SELECT 1 FROM entries WHERE id = ?", (entry_id,)) is not None
+
+    # -- versions --------------------------------------------------------------
+
+    def has_model(self, name: str) -> bool:
+        """Whether ``name`` has any version."""
+        return self.index.one("SELECT 1 FROM versions WHERE name = ? LIMIT 1",
+                              (name,)) is not None
+
+    def names(self) -> list[str]:
+        """Every model name with a version, sorted."""
+        return [r[0] for r in self.index.query("SELECT DISTINCT name FROM versions ORDER BY 1")]
+
+    def latest(self, name: str, *, prereleases: bool = False) -> ModelVersion | None:
+        """The highest version of ``name`` (pre-releases only when asked)."""
+        pre = "" if prereleases else " AND v.pre = 0"
+        row = self.index.one(f"{_V} WHERE v.name = ?{pre} ORDER BY v.sort_key DESC LIMIT 1",
+                             (name,))
+        return None if row is None else _version(row)
+
+    def exact(self, name: str, version: str) -> ModelVersion | None:
+        """One version by its normalized number."""
+        row = self.index.one(f"{_V} WHERE v.name = ? AND v.version = ?", (name, version))
+        return None if row is None else _version(row)
+
+    def by_digest(self, name: str, prefix: str) -> list[ModelVersion]:
+        """The versions of ``name`` whose digest starts with ``prefix``, lowest first."""
+        rows = self.index.query(f"{_V} WHERE v.name = ? AND v.digest >= ? AND v.digest < ? "
+                                "ORDER BY v.sort_key", (name, prefix, prefix + "g"))
+        return [_version(r) for r in rows]
+
+    def version_numbers(self, name: str, *, limit: int | None = None) -> list[str]:
+        """The version numbers of ``name``, highest first."""
+        sql = "SELECT version FROM versions WHERE name = ? ORDER BY sort_key DESC"
+        rows = self.index.query(sql + (f" LIMIT {int(limit)}" if limit else ""), (name,))
+        return [r[0] for r in rows]
+
+    def versions(self, name: str | None = None) -> list[ModelVersion]:
+        """Every version (of one model, or of all by name), lowest first."""
+        if name is None:
+            rows = self.index.query(f"{_V} ORDER BY v.name, v.sort_key")
+        else:
+            rows = self.index.query(f"{_V} WHERE v.name = ? ORDER BY v.sort_key", (name,))
+        return [_version(r) for r in rows]
+
+    def is_deleted(self, name: str, version: str) -> bool:
+        """Whether retention deleted this version's artifact."""
+        return self.index.one("SELECT 1 FROM tombstones WHERE name = ? AND version = ?",
+                              (name, version)) is not None
+
+    def deleted(self, name: str | None = None) -> set[tuple[str, str]]:
+        """Every (name, version) retention deleted."""
+        sql = "SELECT name, version FROM tombstones"
+        rows = self.index.query(sql + " WHERE name = ?", (name,)) if name else self.index.query(
+            sql)
+        return {(n, v) for n, v in rows}
+
+    def version_json(self, name: str, version: str) -> str | None:
+        """A version's record as stored in its entry."""
+        row = self.index.one("SELECT json_extract(e.text, '$.body.version') FROM versions v "
+                             "JOIN entries e ON e.name = v.name AND e.seq = v.seq "
+                             "WHERE v.name = ? AND v.version = ?", (name, version))
+        return None if row is None else str(row[0])
+
+    # -- runs ------------------------------------------------------------------------
+
+    def run(self, run_id: str) -> Run | None:
+        """One run by its full id."""
+        runs = _runs(self.index.query(f"{_RUN} WHERE r.id = ?", (run_id,)))
+        return runs[0] if runs else None
+
+    def runs_by_prefix(self, prefix: str, limit: int = 2) -> list[Run]:
+        """Runs whose id starts with ``prefix`` (at most ``limit``)."""
+        return _runs(self.index.query(f"{_RUN} WHERE r.id >= ? AND r.id < ? LIMIT {int(limit)}",
+                                      (prefix, prefix + "\uffff")))
+
+    def runs(self, name: str | None = None, *, status: str | None = None,
+             limit: int | None = None) -> list[Run]:
+        """Runs, newest first, optionally of one model and with one status."""
+        where, params = [], []
+        if name is not None:
+            where.append("r.name = ?")
+            params.append(name)
+        if status is not None:
+            where.append("r.status = ?")
+            params.append(status)
+        sql = _RUN + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY r.started_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
+        return _runs(self.index.query(sql, params))
+
+    def has_run(self, run_id: str) -> bool:
+        """Whether a run with this id is recorded."""
+        return self.index.one("SELECT 1 FROM runs WHERE id = ?", (run_id,)) is not None
+
+    # -- aliases and holds -------------------------------------------------------------
+
+    def alias_target(self, name: str, alias: str) -> str | None:
+        """The version an alias points to now."""
+        row = self.index.one("SELECT version FROM aliases WHERE name = ? AND alias = ?",
+                             (name, alias))
+        return None if row is None else str(row[0])
+
+    def alias_target_at(self, name: str, alias: str, at: str) -> str | None:
+        """The version an alias pointed to at ``at`` (an ISO-8601 UTC text)."""
+        row = self.index.one("SELECT to_version FROM alias_events WHERE name = ? AND alias = ? "
+                             "AND at <= ? ORDER BY seq DESC LIMIT 1", (name, alias, at))
+        return None if row is None else str(row[0])
+
+    def aliases(self, name: str | None = None) -> list[tuple[str, str, str]]:
+        """Current aliases as (name, alias, version), by name then alias."""
+        sql = "SELECT name, alias, version FROM aliases"
+        if name is None:
+            return list(self.index.query(sql + " ORDER BY name, alias"))
+        return list(self.index.query(sql + " WHERE name = ? ORDER BY alias", (name,)))
+
+    def aliases_in(self, names: Iterable[str]) -> list[tuple[str, str, str]]:
+        """Current aliases of several models as (name, alias, version), by alias."""
+        return list(self.index.query(
+            "SELECT name, alias, version FROM aliases WHERE name IN "
+            "(SELECT value FROM json_each(?)) ORDER BY alias", (json.dumps(sorted(names)),)))
+
+    def aliases_of(self, name: str, version: str) -> list[str]:
+        """The aliases pointing at one version now."""
+        return [r[0] for r in self.index.query(
+            "SELECT alias FROM aliases WHERE name = ? AND version = ? ORDER BY alias",
+            (name, version))]
+
+    def alias_events(self, name: str, alias: str) -> list[AliasEvent]:
+        """Every move of an alias, oldest first."""
+        rows = self.index.query(
+            "SELECT json_extract(e.text, '$.body.event') FROM alias_events a JOIN entries e "
+            "ON e.name = a.name AND e.seq = a.seq WHERE a.name = ? AND a.alias = ? "
+            "ORDER BY a.seq", (name, alias))
+        return [structure(json.loads(r[0]), AliasEvent) for r in rows]
+
+    def alias_steps(self, name: str, alias: str) -> list[tuple[str, str]]:
+        """(kind, to_version) of every move of an alias, oldest first."""
+        return list(self.index.query("SELECT kind, to_version FROM alias_events WHERE "
+                                     "name = ? AND alias = ? ORDER BY seq", (name, alias)))
+
+    def alias_moves(self, name: str | None = None) -> list[tuple[str, str, str | None, str]]:
+        """(name, to_version, from_version, at) of every alias move."""
+        sql = "SELECT name, to_version, from_version, at FROM alias_events"
+        rows = self.index.query(sql + " WHERE name = ?", (name,)) if name else self.index.query(
+            sql)
+        return list(rows)
+
+    def holds(self, name: str | None = None) -> list[Hold]:
+        """The versions held now."""
+        sql = ("SELECT json_extract(e.text, '$.body.hold') FROM holds h JOIN entries e "
+               "ON e.name = h.name AND e.seq = h.seq")
+        rows = (self.index.query(sql + " WHERE h.name = ? ORDER BY h.version", (name,)) if name
+                else self.index.query(sql + " ORDER BY h.name, h.version"))
+        return [structure(json.loads(r[0]), Hold) for r in rows]
+
+    def held(self, name: str | None = None) -> dict[tuple[str, str], str]:
+        """(name, version) → reason of every hold in force."""
+        sql = "SELECT name, version, reason FROM holds"
+        rows = self.index.query(sql + " WHERE name = ?", (name,)) if name else self.index.query(
+            sql)
+        return {(n, v): r for n, v, r in rows}
+
+    # -- lineage -----------------------------------------------------------------------
+
+    def parent_edges(self, ref: str) -> set[tuple[str, str]]:
+        """Every (parent, child) edge among the ancestors and descendants of ``ref``."""
+        edges = {(p, c) for p, c in self.index.query(_UP, (ref,))}
+        return edges | {(p, c) for p, c in self.index.query(_DOWN, (ref,))}
+
+    def lineage_nodes(self, refs: list[str]) -> dict[str, tuple[Any, ...]]:
+        """ref → (version JSON, tombstone JSON, run id, run status, run JSON)."""
+        return {r[0]: r[1:] for r in self.index.query(_NODES, (json.dumps(refs),))}
+
+    def run_inputs(self, run_ids: list[str]) -> list[tuple[str, str, str]]:
+        """(run id, data key, digest) of every input of these runs."""
+        return list(self.index.query(_INPUTS, (json.dumps(run_ids),)))
+
+    def fingerprints(self, digests: list[str]) -> dict[str, str]:
+        """digest → the JSON of one recorded fingerprint with that digest."""
+        return dict(self.index.query(_FINGERPRINTS, (json.dumps(digests),)))
+
+    def used_by(self, digest: str) -> list[ModelVersion]:
+        """Versions whose run read ``digest``, and all their descendants."""
+        return [_version(r) for r in self.index.query(_USED_BY, (digest,))]
+
+    # -- retention and blobs -------------------------------------------------------------
+
+    def retention_rows(self, name: str | None = None) -> list[tuple[str, str, str, str, int]]:
+        """(name, version, digest, created_at, size) of live versions, newest first within
+        each model by version precedence."""
+        where = " AND v.name = ?" if name else ""
+        return list(self.index.query(
+            "SELECT v.name, v.version, v.digest, v.created_at, v.size FROM versions v "
+            f"WHERE {_LIVE}{where} ORDER BY v.name, v.sort_key DESC, v.seq DESC",
+            (name,) if name else ()))
+
+    def tagged(self, keys: Iterable[str], name: str | None = None
+               ) -> list[tuple[str, str, str]]:
+        """(name, version, tag key) of versions tagged with any of ``keys``."""
+        only = " AND v.name = ?" if name else ""
+        return list(self.index.query(
+            "SELECT v.name, v.version, j.key FROM versions v, json_each(v.tags) j "
+            f"WHERE v.tags != '{{}}' AND j.key IN (SELECT value FROM json_each(?)){only} "
+            "ORDER BY v.name, v.version, j.key",
+            (json.dumps(list(keys)), *((name,) if name else ()))))
+
+    def live_with_digests(self, digests: Iterable[str]) -> set[tuple[str, str, str]]:
+        """(name, version, digest) of live versions whose artifact is one of ``digests``."""
+        return {(n, v, d) for n, v, d in self.index.query(
+            "SELECT v.name, v.version, v.digest FROM versions v WHERE v.digest IN "
+            f"(SELECT value FROM json_each(?)) AND {_LIVE}", (json.dumps(sorted(digests)),))}
+
+    def digest_is_live(self, digest: str) -> bool:
+        """Whether a live version's artifact is this blob."""
+        return self.index.one(f"SELECT 1 FROM versions v WHERE v.digest = ? AND {_LIVE} LIMIT 1",
+                              (digest,)) is not None
+
+    def code_blobs(self) -> dict[str, str]:
+        """digest → owner of every blob a run's code record names (sources, diffs)."""
+        rows = self.index.query(
+            "SELECT r.id, json_extract(e.text, '$.body.run.code.source_digest'), "
+            "json_extract(e.text, '$.body.run.code.module_digest'), "
+            "json_extract(e.text, '$.body.run.code.diff_digest') FROM runs r "
+            "JOIN entries e ON e.name = r.name AND e.seq = r.seq")
+        out: dict[str, str] = {}
+        fields = ("source_digest", "module_digest", "diff_digest")
+        for run_id, *digests in rows:
+            for field, digest in zip(fields, digests, strict=True):
+                if digest:
+                    out.setdefault(digest, f"run {run_id[:8]} {field}")
+        return out
+
+    def referenced_blobs(self) -> dict[str, str]:
+        """Every blob a live record names: digest → what names it."""
+        refs = {d: f"{n}@{v}" for n, v, d in self.index.query(
+            f"SELECT v.name, v.version, v.digest FROM versions v WHERE {_LIVE} "
+            "ORDER BY v.name, v.sort_key")}
+        for digest, owner in self.code_blobs().items():
+            refs.setdefault(digest, owner)
+        return refs
+
+    def artifact_sizes(self) -> dict[str, int]:
+        """digest → size of every version's artifact."""
+        return {d: int(s) for d, s in self.index.query("SELECT digest, size FROM versions")}
+
+    # -- integrity -------------------------------------------------------------------------
+
+    def table_rows(self, table: str, key: tuple[str, ...]
+                   ) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+        """Every row of a derived table, by its key columns."""
+        cols = [r[1] for r in self.index.query(f"PRAGMA table_info({table})")]
+        rows = self.index.query(f"SELECT {', '.join(cols)} FROM {table}")
+        at = [cols.index(k) for k in key]
+        return {tuple(r[i] for i in at): tuple(r) for r in rows}
+
+    def triggers(self) -> set[str]:
+        """The names of the schema's triggers."""
+        return {r[0] for r in self.index.query(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'")}

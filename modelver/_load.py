@@ -1,0 +1,296 @@
+"""Models in and out of blob storage: one pipeline each way.
+
+In, :func:`store_model`: serialize into a temporary file in the store's staging
+folder, hashed once while it is written, then publish that file as the blob
+without hashing or copying it again.
+
+Out, :func:`load_artifact`, for a version already resolved (lock pin included):
+
+1. refuse a version deleted by retention, and, with ``safe``, a format that runs
+   code when loaded (:data:`UNSAFE_FORMATS`);
+2. look in the :class:`ArtifactCache` (keyed by digest and format);
+3. stream-verify the blob file: hash it in chunks, never holding it in memory; a
+   damaged cached copy of a remote blob is dropped and fetched once more;
+4. deserialize from the same open file, only after its digest matched: a pickle
+   runs code, so it is hashed to the end first and unpickled in a second pass (the
+   operating system's page cache makes that pass cheap). ``file`` artifacts are
+   never read beyond the hash; ``npy`` arrays are memory-mapped, read-only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+
+from ._blobs import hash_stream
+from ._errors import IntegrityError, ModelverError, NotFound, StoreError, UnsafeFormat
+
+if TYPE_CHECKING:
+    from ._records import ModelVersion
+
+__all__ = [
+    "DEFAULT_CACHE_BYTES",
+    "PATH_COST",
+    "UNSAFE_FORMATS",
+    "ArtifactCache",
+    "BlobSink",
+    "BlobSource",
+    "load_artifact",
+    "store_model",
+]
+
+UNSAFE_FORMATS = frozenset({"pickle"})
+"""Formats that run code when deserialized; ``load(..., safe=True)`` refuses them."""
+
+DEFAULT_CACHE_BYTES = 512 * 2**20
+"""The default bound of an :class:`ArtifactCache` (``MODELVER_LOAD_CACHE_BYTES`` overrides)."""
+
+PATH_COST = 1024
+"""What a cached ``file`` or ``folder`` result counts against the bound: it is a path,
+not the artifact's bytes."""
+
+_PATH_FORMATS = frozenset({"file", "folder"})
+_MISSING: Any = object()
+
+
+class BlobSource(Protocol):
+    """What :func:`load_artifact` needs from a backend (both backends have it)."""
+
+    uri: str
+    """The store's URI, for messages."""
+
+    def blob_path(self, digest: str) -> str:
+        """A local file with the blob's bytes (downloaded into a local cache if remote)."""
+
+    def discard_cached(self, digest: str) -> bool:
+        """Drop a damaged local copy of a blob; False where there is no cache."""
+
+
+class BlobSink(Protocol):
+    """What :func:`store_model` needs from a backend (a ``BlobDir`` has it too)."""
+
+    @property
+    def staging_dir(self) -> str:
+        """A folder for temporary files about to become blobs (created on demand)."""
+
+    def put_file(self, path: str, *, digest: str | None = None,
+                 move: bool = False) -> tuple[str, int]:
+        """Store a file as a blob, trusting ``digest``; with ``move``, take the file over."""
+
+
+def _env_max_bytes() -> int:
+    env = os.environ.get("MODELVER_LOAD_CACHE_BYTES")
+    if env:
+        with contextlib.suppress(ValueError):
+            return max(0, int(env))
+    return DEFAULT_CACHE_BYTES
+
+
+class ArtifactCache:
+    """Loaded models, least recently used first out, bounded by their artifacts' bytes.
+
+    Entries are keyed by ``(digest, format)``: the same bytes registered as ``bytes``
+    and as a ``file`` load as different objects. Each counts its artifact's size
+    against ``max_bytes`` (default 512 MiB, or ``MODELVER_LOAD_CACHE_BYTES``; 0
+    disables the cache), except ``file`` and ``folder`` results, which are paths and
+    count :data:`PATH_COST`. An artifact larger than the whole bound is not kept.
+
+    **Repeated loads of one artifact return the same object**, to every caller and
+    thread, as long as it stays cached: copy a model before mutating it
+    (``copy.deepcopy``), or every later ``load`` sees the change. Paths are safe to
+    share: ``file`` and ``folder`` artifacts are read-only files. ``npy`` arrays are
+    read-only too (writing to one raises ``ValueError``). Thread-safe; concurrent
+    loads of one artifact deserialize it once.
+    """
+
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self.max_bytes = _env_max_bytes() if max_bytes is None else max(0, max_bytes)
+        self._entries: OrderedDict[tuple[str, str], tuple[Any, int]] = OrderedDict()
+        self._nbytes = 0
+        self._lock = threading.Lock()
+        self._loading: dict[tuple[str, str], threading.Lock] = {}
+
+    def __repr__(self) -> str:
+        return (f"<ArtifactCache {len(self)} artifacts, {self.nbytes} of "
+                f"{self.max_bytes} bytes>")
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the cached artifacts count against ``max_bytes``."""
+        return self._nbytes
+
+    def get(self, digest: str, fmt: str, default: Any = None) -> Any:
+        """The cached object for ``(digest, fmt)``, marked as just used; else ``default``."""
+        with self._lock:
+            entry = self._entries.get((digest, fmt))
+            if entry is None:
+                return default
+            self._entries.move_to_end((digest, fmt))
+            return entry[0]
+
+    def put(self, digest: str, fmt: str, obj: Any, cost: int) -> Any:
+        """Keep ``obj`` (unless ``cost`` exceeds the bound), evicting the least recently used.
+
+        Returns the object now cached under the key: an object cached first by
+        another caller wins, so every caller gets the same one.
+        """
+        key = (digest, fmt)
+        cost = max(0, cost)
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key][0]
+            if cost > self.max_bytes or self.max_bytes == 0:
+                return obj
+            self._entries[key] = (obj, cost)
+            self._nbytes += cost
+            while self._nbytes > self.max_bytes:
+                _, (_, freed) = self._entries.popitem(last=False)
+                self._nbytes -= freed
+            return obj
+
+    def discard(self, digest: str, fmt: str) -> bool:
+        """Forget one entry; True if it was cached."""
+        with self._lock:
+            entry = self._entries.pop((digest, fmt), None)
+            if entry is not None:
+                self._nbytes -= entry[1]
+            return entry is not None
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()
+            self._nbytes = 0
+
+    def get_or_load(self, digest: str, fmt: str, cost: int, load: Callable[[], Any],
+                    valid: Callable[[Any], bool] | None = None) -> Any:
+        """The cached object, or ``load()``'s result, cached. One thread loads a key at a
+        time; the others wait and get its object. ``valid`` rejects a stale entry."""
+        key = (digest, fmt)
+        with self._lock:
+            gate = self._loading.setdefault(key, threading.Lock())
+        try:
+            with gate:
+                hit = self.get(digest, fmt, _MISSING)
+                if hit is not _MISSING and (valid is None or valid(hit)):
+                    return hit
+                if hit is not _MISSING:
+                    self.discard(digest, fmt)
+                return self.put(digest, fmt, load(), cost)
+        finally:
+            with self._lock:
+                if self._loading.get(key) is gate and not gate.locked():
+                    del self._loading[key]
+
+
+def load_artifact(mv: ModelVersion, blobs: BlobSource, *, safe: bool,
+                  cache: ArtifactCache) -> Any:
+    """Load the artifact of a resolved version, verified, through ``cache``.
+
+    Raises ``NotFound`` for a version deleted by retention or a missing blob,
+    ``UnsafeFormat`` for a format in :data:`UNSAFE_FORMATS` when ``safe``, and
+    ``IntegrityError`` when the blob does not hash to ``mv.digest``; nothing is
+    deserialized before its digest matched. The object may be shared with other
+    callers (see :class:`ArtifactCache`). An ``npy`` array is a read-only
+    memory map of the verified blob file: it costs memory only as it is read, and
+    ``arr.copy()`` gives a writable array.
+    """
+    if mv.deleted is not None:
+        raise NotFound(f"{mv.ref} was deleted by retention at {mv.deleted.at.isoformat()} "
+                       f"({mv.deleted.reason}); load another version")
+    if safe and mv.format in UNSAFE_FORMATS:
+        raise UnsafeFormat(f"{mv.ref} is stored as {mv.format!r}, which runs code when "
+                           "loaded; pass safe=False if you trust this store")
+    cost = PATH_COST if mv.format in _PATH_FORMATS else mv.size
+    valid = _still_there if mv.format in _PATH_FORMATS else None
+    return cache.get_or_load(mv.digest, mv.format, cost, lambda: _load(mv, blobs), valid)
+
+
+def _still_there(obj: Any) -> bool:
+    """A cached path whose file is gone (a remote blob evicted from this machine's cache,
+    say) is loaded again."""
+    return isinstance(obj, Path) and obj.exists()
+
+
+def _load(mv: ModelVersion, blobs: BlobSource) -> Any:
+    from ._formats import read_model
+
+    path, f = _open_verified(mv, blobs)
+    with f:
+        extract = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(path))),
+                               "extracted", mv.digest[7:])
+        try:
+            return read_model(mv.format, f, path, extract)
+        except (ModelverError, MemoryError):
+            raise
+        except ImportError as exc:
+            raise ModelverError(f"cannot load {mv.ref}: {exc}; install the package that "
+                                "defines the model's class in this environment") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot read the artifact of {mv.ref} at {path!r}: {exc}"
+                             ) from None
+        except Exception as exc:
+            raise IntegrityError(f"the artifact of {mv.ref} matches its digest but cannot be "
+                                 f"loaded as {mv.format!r}: {type(exc).__name__}: {exc}. "
+                                 "Was it registered by this version of its library?"
+                                 ) from exc
+
+
+def _open_verified(mv: ModelVersion, blobs: BlobSource) -> tuple[str, BinaryIO]:
+    """The blob's local path and an open file positioned at its start, once its bytes have
+    hashed to ``mv.digest``; a damaged cached copy is replaced once."""
+    retried = False
+    while True:
+        path = blobs.blob_path(mv.digest)
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - returned open, closed by the caller
+        except FileNotFoundError:
+            raise NotFound(f"the artifact of {mv.ref} ({mv.digest}) is missing from "
+                           f"{blobs.uri!r}; run `modelver verify`") from None
+        except OSError as exc:
+            raise StoreError(f"cannot read the artifact of {mv.ref} at {path!r}: {exc}"
+                             ) from None
+        try:
+            actual, _ = hash_stream(f)
+            if actual == mv.digest:
+                f.seek(0)
+                return path, f
+        except OSError as exc:
+            f.close()
+            raise StoreError(f"cannot read the artifact of {mv.ref} at {path!r}: {exc}"
+                             ) from None
+        f.close()
+        if retried or not blobs.discard_cached(mv.digest):
+            raise IntegrityError(f"artifact of {mv.ref} is corrupted: it hashes to {actual}, "
+                                 f"the record says {mv.digest}. Run `modelver verify`")
+        retried = True  # this machine's cached copy was damaged: fetch it once more
+
+
+def store_model(obj: Any, blobs: BlobSink) -> tuple[str, int, str]:
+    """Serialize ``obj`` into ``blobs.staging_dir`` (hashed while written) and publish it.
+
+    Returns (digest, size, format). The staged file is handed to
+    ``blobs.put_file(..., digest=digest, move=True)``, which neither copies nor hashes
+    it again; it is removed on any error.
+    """
+    from ._formats import serialize_to
+
+    fmt, tmp, digest, _ = serialize_to(obj, blobs.staging_dir)
+    try:
+        digest, size = blobs.put_file(tmp, digest=digest, move=True)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return digest, size, fmt
