@@ -12,6 +12,7 @@ that inside one ``BEGIN IMMEDIATE`` of the registry database, so it never loses.
 from __future__ import annotations
 
 import random
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -46,20 +47,24 @@ class Chain:
         self.offline = offline
         self._index: Index | None = None
         self._queries: Queries | None = None
+        self._open_lock = threading.Lock()
 
     @property
     def index(self) -> Index:
         """The read model's database."""
-        if self._index is None:
-            self._index = self.backend.open_index()
-        return self._index
+        with self._open_lock:
+            if self._index is None:
+                self._index = self.backend.open_index()
+            return self._index
 
     @property
     def queries(self) -> Queries:
         """Typed reads of the read model."""
-        if self._queries is None:
-            self._queries = Queries(self.index)
-        return self._queries
+        index = self.index
+        with self._open_lock:
+            if self._queries is None:
+                self._queries = Queries(index)
+            return self._queries
 
     def close(self) -> None:
         """Close the backend (and with it the read model's database)."""

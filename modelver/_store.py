@@ -11,6 +11,7 @@ chain, its queries, plain records), never the Store.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,7 @@ class Store:
         self.chain = Chain(backend, offline=offline)
         self._cache: ArtifactCache | None = None
         self._stat_cache: IndexStatCache | None = None
+        self._lazy = threading.Lock()  # lazily built caches, whichever thread asks first
 
     @classmethod
     def open(cls, uri: str, storage_options: Mapping[str, Any] | None = None, *,
@@ -79,9 +81,11 @@ class Store:
     @property
     def stat_cache(self) -> IndexStatCache:
         """The fingerprint stat cache kept in this store's read model."""
-        if self._stat_cache is None:
-            self._stat_cache = IndexStatCache(self.chain.index)
-        return self._stat_cache
+        index = self.chain.index
+        with self._lazy:
+            if self._stat_cache is None:
+                self._stat_cache = IndexStatCache(index)
+            return self._stat_cache
 
     # -- registering ---------------------------------------------------------
 
@@ -168,10 +172,12 @@ class Store:
         if pinned is not None and pinned.digest and pinned.digest != mv.digest:
             raise IntegrityError(f"{mv.ref} has digest {mv.digest} but the lock pins "
                                  f"{pinned.digest}; re-run `modelver lock`")
-        if self._cache is None:
-            self._cache = ArtifactCache()
+        with self._lazy:
+            if self._cache is None:
+                self._cache = ArtifactCache()
+            cache = self._cache
         obj = load_artifact(mv, self.backend, safe=self.safe if safe is None else safe,
-                            cache=self._cache)
+                            cache=cache)
         record_parent(mv.ref)
         return obj
 

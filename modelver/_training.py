@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Generic, ParamSpec, TypeVar
 
-from ._names import check_name
+from ._errors import InvalidName
+from ._options import RunOptions
 from ._records import DataFingerprint, ModelVersion
 from ._run import ActiveRun
 from ._store import Store
@@ -18,12 +19,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _store_of(store: Store | str | None) -> Store | None:
-    if store is None or isinstance(store, Store):
-        return store
-    return Store.open(store)
-
-
 class VersionedFunction(Generic[P, R]):
     """A training function whose every call is recorded as a run.
 
@@ -32,30 +27,21 @@ class VersionedFunction(Generic[P, R]):
     registered by the last call (None if it failed or registered nothing).
     """
 
-    def __init__(self, func: Callable[P, R], name: str, *, data: Iterable[str], seed: int | str |
-                 None, bump: str, version: str | None, parents: Sequence[str],
-                 tags: Mapping[str, str] | None, store: Store | str | None,
-                 strict: bool | None, allow_env: Sequence[str]) -> None:
+    def __init__(self, func: Callable[P, R], options: RunOptions, *,
+                 data: Iterable[str] = ()) -> None:
         from ._capture.code import snapshot_function
         from ._capture.params import signature_of
 
         self.__wrapped__ = func
         functools.update_wrapper(self, func)
-        self.name = check_name(name)
+        self.name = options.name
+        self.options = options
+        if isinstance(data, str):
+            data = (data,)
         self._data = frozenset(data)
-        self._seed = seed
-        self._bump = bump
-        self._version = version
-        self._parents = tuple(parents)
-        self._tags = dict(tags or {})
-        self._store = _store_of(store)
-        self._strict = strict
-        self._allow_env = tuple(allow_env)
         self._sig = signature_of(func)
         unknown = self._data - set(self._sig.parameters)
         if unknown:
-            from ._errors import InvalidName
-
             raise InvalidName(f"data= names {sorted(unknown)} that are not parameters of "
                               f"{func.__qualname__}{self._sig}")
         # The source is read once, now: editing the file later must not change what
@@ -67,8 +53,10 @@ class VersionedFunction(Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         from ._capture.params import bind_params
 
-        run = ActiveRun(self.name, self._store, seed=self._seed, code=self._code,
-                        strict=self._strict, allow_env=self._allow_env)
+        opts = self.options
+        run = ActiveRun(self.name, opts.store, seed=opts.seed, code=self._code,
+                        strict=opts.strict, allow_env=opts.allow_env)
+        opts.check_version_free(run.store)
         self.last_run = run
         self.last_version = None
         run.start()
@@ -86,8 +74,7 @@ class VersionedFunction(Generic[P, R]):
             run.finish(exc)
             raise
         run.log_model(result)
-        self.last_version = run.finish(None, version=self._version, bump=self._bump,
-                                       parents=self._parents, tags=self._tags)
+        self.last_version = run.finish(None, **opts.finish_args())
         return result
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
@@ -113,12 +100,11 @@ def versioned_training(name: str, *, data: Iterable[str] = (), seed: int | str |
     >>> @versioned_training("fraud")            # doctest: +SKIP
     ... def train(path, n_estimators=100): ...
     """
-    check_name(name)
+    options = RunOptions(name, seed=seed, bump=bump, version=version, parents=parents,
+                         tags=tags, store=store, strict=strict, allow_env=allow_env)
 
     def decorate(func: Callable[P, R]) -> VersionedFunction[P, R]:
-        return VersionedFunction(func, name, data=data, seed=seed, bump=bump, version=version,
-                                 parents=parents, tags=tags, store=store, strict=strict,
-                                 allow_env=allow_env)
+        return VersionedFunction(func, options, data=data)
 
     return decorate
 
@@ -126,20 +112,17 @@ def versioned_training(name: str, *, data: Iterable[str] = (), seed: int | str |
 class Training:
     """The context manager returned by :func:`training`; ``as run`` gives the ActiveRun."""
 
-    def __init__(self, name: str, *, params: Mapping[str, Any] | None, data: Mapping[str, Any]
-                 | None, seed: int | str | None, bump: str, version: str | None,
-                 parents: Sequence[str], tags: Mapping[str, str] | None,
-                 store: Store | str | None, strict: bool | None,
-                 allow_env: Sequence[str]) -> None:
-        self.name = check_name(name)
+    def __init__(self, options: RunOptions, *, params: Mapping[str, Any] | None = None,
+                 data: Mapping[str, Any] | None = None) -> None:
+        if params is not None and not isinstance(params, Mapping):
+            raise InvalidName(f"params must be a mapping, not {type(params).__name__}")
+        if data is not None and not isinstance(data, Mapping):
+            raise InvalidName(f"data must be a mapping of key to dataset, not "
+                              f"{type(data).__name__}")
+        self.name = options.name
+        self.options = options
         self._params = dict(params or {})
         self._data = dict(data or {})
-        self._seed = seed
-        self._finish_args: dict[str, Any] = {"version": version, "bump": bump,
-                                             "parents": tuple(parents), "tags": tags}
-        self._store = _store_of(store)
-        self._strict = strict
-        self._allow_env = tuple(allow_env)
         self.run: ActiveRun | None = None
 
     def __enter__(self) -> ActiveRun:
@@ -150,8 +133,10 @@ class Training:
         frame = inspect.currentframe()
         caller = frame.f_back if frame is not None else None
         code = snapshot_caller(caller) if caller is not None else None
-        run = ActiveRun(self.name, self._store, seed=self._seed, code=code,
-                        strict=self._strict, allow_env=self._allow_env)
+        opts = self.options
+        run = ActiveRun(self.name, opts.store, seed=opts.seed, code=code,
+                        strict=opts.strict, allow_env=opts.allow_env)
+        opts.check_version_free(run.store)
         self.run = run
         run.start()
         if self._params:
@@ -164,7 +149,7 @@ class Training:
                  tb: TracebackType | None) -> None:
         if self.run is None:  # __exit__ without __enter__
             return
-        self.run.finish(exc, **self._finish_args)
+        self.run.finish(exc, **self.options.finish_args())
 
 
 def training(name: str, *, params: Mapping[str, Any] | None = None,
@@ -178,6 +163,6 @@ def training(name: str, *, params: Mapping[str, Any] | None = None,
     >>> with training("fraud", params={"lr": 0.1}) as run:   # doctest: +SKIP
     ...     run.log_model(fit())
     """
-    return Training(name, params=params, data=data, seed=seed, bump=bump, version=version,
-                    parents=parents, tags=tags, store=store, strict=strict,
-                    allow_env=allow_env)
+    options = RunOptions(name, seed=seed, bump=bump, version=version, parents=parents,
+                         tags=tags, store=store, strict=strict, allow_env=allow_env)
+    return Training(options, params=params, data=data)

@@ -7,6 +7,7 @@ keeps its blobs in ``path/reg.objects/`` beside the database file.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
@@ -27,6 +28,7 @@ class LocalBackend:
         self.db_path = db_path
         self.blobs = BlobDir(objects)
         self._index: Index | None = None
+        self._index_lock = threading.Lock()  # one database connection, whichever thread asks
 
     @classmethod
     def from_uri(cls, uri: str, options: Mapping[str, Any]) -> LocalBackend:
@@ -51,8 +53,9 @@ class LocalBackend:
 
     def open_index(self) -> Index:
         """The registry database, opened (and created) on first use."""
-        if self._index is None:
-            self._index = Index(self.db_path)
+        with self._index_lock:
+            if self._index is None:
+                self._index = Index(self.db_path)
         return self._index
 
     def exists(self) -> bool:

@@ -23,6 +23,7 @@ import hashlib
 import os
 import posixpath
 import re
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -64,6 +65,7 @@ class RemoteBackend(RemoteBlobs):
         self._index_path = os.path.join(cache_dir, "index", f"{key}.db")
         self.cache = BlobCache(os.path.join(cache_dir, "blobs"))
         self._index: Index | None = None
+        self._index_lock = threading.Lock()  # one database connection, whichever thread asks
         self._writable: bool | None = None
 
     @classmethod
@@ -100,8 +102,9 @@ class RemoteBackend(RemoteBlobs):
 
     def open_index(self) -> Index:
         """The machine-local replica of this store's log (in the cache folder)."""
-        if self._index is None:
-            self._index = Index(self._index_path)
+        with self._index_lock:
+            if self._index is None:
+                self._index = Index(self._index_path)
         return self._index
 
     def exists(self) -> bool:

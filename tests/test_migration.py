@@ -1,0 +1,72 @@
+"""A store written by modelver's first schema opens, upgrades once, and keeps everything.
+
+``tests/data/store-v1`` was written by the release before the read-model rewrite
+(records stored twice, pre-releases ordered by a flag): two runs, five versions of
+``fraud`` (1.0.0rc2 and 1.0.0rc10 among them), one of ``other`` with a parent and a
+tag, two promotions of ``prod``, and a hold placed and released.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import modelver
+
+FIXTURE = Path(__file__).parent / "data" / "store-v1"
+
+
+@pytest.fixture
+def old_store(tmp_path: Path) -> modelver.Store:
+    target = tmp_path / "store-v1"
+    shutil.copytree(FIXTURE, target)
+    for path in target.rglob("*"):  # blobs are read-only; the copy must be removable
+        path.chmod(path.stat().st_mode | 0o200)
+    return modelver.open(str(target))
+
+
+def _user_version(store: modelver.Store) -> int:
+    conn = sqlite3.connect(store.backend.db_path)  # type: ignore[attr-defined]
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_the_fixture_is_a_schema_1_store() -> None:
+    conn = sqlite3.connect(FIXTURE / "registry.db")
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    finally:
+        conn.close()
+
+
+def test_an_old_store_is_upgraded_and_reads_the_same(old_store: modelver.Store) -> None:
+    versions = [mv.version for mv in old_store.versions("fraud")]
+    assert versions == ["0.1.0", "0.2.0", "1.0.0rc2", "1.0.0rc10", "1.0.0"]
+    assert _user_version(old_store) == 2
+    assert old_store.resolve("fraud", "prod").version == "1.0.0"
+    assert [e.to_version for e in old_store.alias_history("fraud", "prod")] == ["0.1.0",
+                                                                               "1.0.0"]
+    assert old_store.holds() == []
+    child = old_store.resolve("other", "latest")
+    assert (child.parents, child.tags) == (["fraud@1.0.0"], {"team": "risk"})
+    assert len(old_store.runs("fraud")) == 2
+    assert old_store.load("fraud", "1.0.0") == b"one"
+
+
+def test_an_upgraded_store_verifies_and_accepts_new_versions(old_store: modelver.Store) -> None:
+    assert old_store.verify().ok
+    mv = old_store.register("fraud", b"next", bump="minor")
+    assert mv.version == "1.1.0"
+    assert old_store.verify().ok
+
+
+def test_the_upgrade_keeps_every_log_entry(old_store: modelver.Store) -> None:
+    head = old_store.head()
+    assert len(list(old_store.backend.scan("fraud"))) == 9
+    reopened = modelver.open(old_store.uri)
+    assert reopened.head() == head
