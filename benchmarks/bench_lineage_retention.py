@@ -57,7 +57,7 @@ def _template_run() -> dict[str, Any]:
 
 def build(store: modelver.Store, versions: int, models: int, chain: int) -> None:
     """Seal ``versions`` run+version entries (and aliases, holds) into ``store``."""
-    index = store._index
+    index = store.chain.index
     template = _template_run()
     per_model = versions // models
     start = utcnow() - timedelta(days=730)
@@ -145,11 +145,11 @@ def main() -> None:
     rows.append(("used_by(a model-wide holdout set)", ms, f"{len(r)} versions"))  # type: ignore
     policy = RetentionPolicy(keep_last=10, keep_within="180d", keep_tagged=("release",),
                              min_age="7y")
-    ms, p = median_ms(max(3, args.repeat // 4), lambda: plan_retention(store, policy))
+    ms, p = median_ms(max(3, args.repeat // 4), lambda: plan_retention(store.chain, policy))
     print(f"retention policy: {policy}")
     rows.append(("plan_retention(policy), all models", ms,
                  f"{len(p.deletions):,} deletions, {len(p.kept):,} kept"))  # type: ignore
-    ms, p = median_ms(args.repeat, lambda: plan_retention(store, policy, name))
+    ms, p = median_ms(args.repeat, lambda: plan_retention(store.chain, policy, name))
     rows.append((f"plan_retention(policy, {name!r})", ms,
                  f"{len(p.deletions):,} deletions"))  # type: ignore
     width = max(len(r[0]) for r in rows)

@@ -184,13 +184,13 @@ def main() -> None:
             def load() -> object:
                 digest = reader.resolve(name, version).digest
                 reader.backend.discard_cached(digest)  # type: ignore[attr-defined]
-                reader._loaded.clear()
+                reader._cache = None
                 return reader.load(name, version)
             return load
 
         def cached(version: str, name: str = "fraud") -> Callable[[], object]:
             def load() -> object:
-                reader._loaded.clear()  # skip the in-process object cache, keep the blob
+                reader._cache = None  # skip the in-process object cache, keep the blob
                 return reader.load(name, version)
             return load
 
@@ -228,12 +228,13 @@ def main() -> None:
         catch_up(" (checkpoints)")
         catch_up(" (checkpoints, again)")
         if args.no_checkpoints:
-            real = remote.RemoteBackend._load_checkpoints
-            remote.RemoteBackend._load_checkpoints = lambda self, name, seq: None  # type: ignore[method-assign]
+            real = remote.RemoteBackend._checkpoint_entries
+            remote.RemoteBackend._checkpoint_entries = (  # type: ignore[method-assign]
+                lambda self, name, seq: iter(()))
             try:
                 catch_up(" (no checkpoints)")
             finally:
-                remote.RemoteBackend._load_checkpoints = real  # type: ignore[method-assign]
+                remote.RemoteBackend._checkpoint_entries = real  # type: ignore[method-assign]
         store.close()
         reader.close()
 

@@ -11,7 +11,7 @@ only when a feature needs them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._api import (
     alias_history,
@@ -39,7 +39,6 @@ from ._api import (
 )
 from ._config import configure, configured
 from ._config import open_store as open
-from ._diff import Diff
 from ._errors import (
     CaptureError,
     Conflict,
@@ -52,10 +51,6 @@ from ._errors import (
     UnsafeFormat,
     VersionExists,
 )
-from ._gc import GcReport
-from ._lineage import Lineage, LineageEdge, LineageNode
-from ._lists import AliasHistory, RunList, VersionList
-from ._locking import LockEntry, LockFile, LockMove, pin
 from ._records import (
     AliasEvent,
     CodeInfo,
@@ -71,12 +66,42 @@ from ._records import (
     Tombstone,
 )
 from ._resolve import split_ref
-from ._retention import PlannedDeletion, RetentionPlan, RetentionPolicy
 from ._run import ActiveRun, CaptureWarning, current_run
 from ._store import StaleWarning, Store
 from ._training import training, versioned_training
-from ._transfer import TransferReport
-from ._verify import Problem, VerifyReport
+
+if TYPE_CHECKING:
+    from ._diff import Diff
+    from ._gc import GcReport
+    from ._lineage import Lineage, LineageEdge, LineageNode
+    from ._lists import AliasHistory, RunList, VersionList
+    from ._locking import LockEntry, LockFile, LockMove, pin
+    from ._retention import PlannedDeletion, RetentionPlan, RetentionPolicy
+    from ._transfer import TransferReport
+    from ._verify import Problem, VerifyReport
+
+# Result types and rarely used helpers, imported on first use (attrs' pattern): most
+# processes (serving code, a training script) never touch them.
+_LAZY = {
+    "Diff": "_diff",
+    "GcReport": "_gc",
+    "Lineage": "_lineage",
+    "LineageEdge": "_lineage",
+    "LineageNode": "_lineage",
+    "AliasHistory": "_lists",
+    "RunList": "_lists",
+    "VersionList": "_lists",
+    "LockEntry": "_locking",
+    "LockFile": "_locking",
+    "LockMove": "_locking",
+    "pin": "_locking",
+    "PlannedDeletion": "_retention",
+    "RetentionPlan": "_retention",
+    "RetentionPolicy": "_retention",
+    "TransferReport": "_transfer",
+    "Problem": "_verify",
+    "VerifyReport": "_verify",
+}
 
 __all__ = [
     "ActiveRun",
@@ -157,6 +182,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
+        globals()[name] = value
+        return value
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

@@ -222,12 +222,18 @@ def read_model(fmt: str, f: BinaryIO, blob_path: str, extract_dir: str) -> Any:
     closed and costs memory only as it is read. A folder is extracted once into
     ``extract_dir``.
     """
-    check_magic(fmt, f.read(512))
-    f.seek(0)
+    fileno = _fileno(f)
+    if fileno is None:
+        check_magic(fmt, f.read(512))
+        f.seek(0)
+    else:  # read the signature without moving (and so without re-filling) f's buffer
+        check_magic(fmt, os.pread(fileno, 512, 0))
     if fmt == "pickle":
         return pickle.load(f)
     if fmt == "bytes":
-        return f.read()
+        # One read of the known size: a sized read fills the result directly, where
+        # read() grows a buffer chunk by chunk.
+        return f.read(os.fstat(fileno).st_size) if fileno is not None else f.read()
     if fmt == "npy":
         return _read_npy(f)
     if fmt == "file":
@@ -239,6 +245,14 @@ def read_model(fmt: str, f: BinaryIO, blob_path: str, extract_dir: str) -> Any:
 
         return torch.load(f, weights_only=True)
     raise ModelverError(f"unknown artifact format {fmt!r}; upgrade modelver to load it")
+
+
+def _fileno(f: BinaryIO) -> int | None:
+    """The file descriptor behind ``f``, or None for an in-memory stream."""
+    try:
+        return f.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _read_npy(f: BinaryIO) -> Any:

@@ -20,7 +20,6 @@ from ._chain import Chain, StaleWarning
 from ._context import record_parent
 from ._errors import IntegrityError, InvalidName, NotFound, StoreError
 from ._index import IndexStatCache
-from ._locking import locked_ref
 from ._names import check_name
 from ._records import AliasEvent, Hold, ModelVersion, Run
 from ._resolve import find_run, is_exact, resolve, split_ref
@@ -163,6 +162,7 @@ class Store:
         loaded version is recorded as a parent of what that run registers.
         """
         from ._load import ArtifactCache, load_artifact
+        from ._locking import locked_ref
 
         name = check_name(name)
         # A lock pins movable references (aliases, latest, specifiers); an exact

@@ -51,13 +51,13 @@ def parse_version(text: object) -> Version:
     return v
 
 
-def sort_key(version: str) -> str:
+def sort_key(version: str | Version) -> str:
     """A text that sorts like the PEP 440 precedence of ``version``.
 
     ``1.2.0a1 < 1.2.0b1 < 1.2.0rc2 < 1.2.0rc10 < 1.2.0 < 1.10.0``: numbers are zero
     padded to 10 digits, and a release sorts after every pre-release of itself.
     """
-    v = parse_version(version)
+    v = version if isinstance(version, Version) else parse_version(version)
     major, minor, patch = v.release
     pre = f"{_PHASES[v.pre[0]]}{v.pre[1]:010d}" if v.pre else "~"
     return f"{major:010d}.{minor:010d}.{patch:010d}.{pre}"

@@ -50,7 +50,7 @@ def test_a_remote_upload_and_download_report_progress(
     monkeypatch.setattr(_progress, "DELAY_S", 0.0)
     monkeypatch.setattr(_progress, "_INTERVAL_S", 0.0)
     model = tmp_path / "weights.bin"  # type: ignore[operator]
-    model.write_bytes(b"w" * 300_000)
+    model.write_bytes(b"w" * 2_000_000)  # over SMALL_BLOB: small ones go up in one request
     uri = f"memory://team-{uuid.uuid4().hex}"
     store = modelver.open(uri)
     store.register("fraud", model)

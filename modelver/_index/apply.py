@@ -6,7 +6,6 @@ Nothing here reads a record back; each row keeps the columns queries need and th
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
@@ -18,7 +17,7 @@ __all__ = ["add_entry", "add_rows"]
 
 
 def add_entry(conn: sqlite3.Connection, name: str, seq: int, entry_id: str, kind: str,
-              text: str, digest: str, sig: str | None) -> None:
+              text: str, digest: str, sig: str | None, data: dict[str, Any]) -> None:
     """Store an entry, move its chain's head, and apply it (inside a transaction)."""
     conn.execute(
         "INSERT INTO entries (name, seq, id, kind, text, hash, sig) VALUES (?,?,?,?,?,?,?)",
@@ -29,12 +28,11 @@ def add_entry(conn: sqlite3.Connection, name: str, seq: int, entry_id: str, kind
         "DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
         (name, seq, digest),
     )
-    add_rows(conn, name, seq, text)
+    add_rows(conn, name, seq, data)
 
 
-def add_rows(conn: sqlite3.Connection, name: str, seq: int, text: str) -> None:
-    """Update the derived tables for one entry's text (pure SQL, no other I/O)."""
-    data: dict[str, Any] = json.loads(text)
+def add_rows(conn: sqlite3.Connection, name: str, seq: int, data: dict[str, Any]) -> None:
+    """Update the derived tables for one entry (its parsed JSON; pure SQL, no other I/O)."""
     kind, body = data["kind"], data["body"]
     if kind in ("version", "run"):
         if body.get("run") is not None:
@@ -84,10 +82,11 @@ def _run(conn: sqlite3.Connection, name: str, seq: int, run: dict[str, Any]) -> 
 
 def _version(conn: sqlite3.Connection, name: str, seq: int, version: dict[str, Any]) -> None:
     number = version["version"]
+    parsed = parse_version(number)
     conn.execute(
         "INSERT INTO versions (name, version, sort_key, pre, digest, format, size, run_id, "
         "parents, tags, created_at, created_by, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (name, number, sort_key(number), int(parse_version(number).pre is not None),
+        (name, number, sort_key(parsed), int(parsed.pre is not None),
          version["digest"], version["format"], version["size"], version.get("run_id"),
          canonical(version.get("parents") or []), canonical(version.get("tags") or {}),
          version["created_at"], version.get("created_by", ""), seq),

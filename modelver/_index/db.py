@@ -121,4 +121,4 @@ class Index:
                 f"log entry {entry.name}#{entry.seq} does not follow {entry.name}#{seq}"
             )
         add_entry(self.conn, entry.name, entry.seq, entry.id, entry.kind, entry.text,
-                  entry.hash, entry.sig)
+                  entry.hash, entry.sig, entry.data)

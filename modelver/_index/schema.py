@@ -14,6 +14,7 @@ each record twice) rebuilds the derived tables by replaying ``entries``.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import sys
 
@@ -137,7 +138,7 @@ def migrate(conn: sqlite3.Connection) -> None:
         _create_derived(db.conn)
         rows = db.execute("SELECT name, seq, text FROM entries ORDER BY name, seq").fetchall()
         for name, seq, text in rows:
-            add_rows(db.conn, name, seq, text)
+            add_rows(db.conn, name, seq, json.loads(text))
         db.execute("DELETE FROM heads")
         db.execute("INSERT INTO heads (name, seq, hash) SELECT name, seq, hash FROM entries e "
                    "WHERE seq = (SELECT max(seq) FROM entries WHERE name = e.name)")
