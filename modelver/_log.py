@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import uuid
 from typing import Any
 
 import attrs
@@ -32,7 +31,7 @@ class Draft:
 
     kind: str
     body: dict[str, Any]
-    id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
+    id: str = attrs.field(factory=lambda: os.urandom(16).hex())  # 128 random bits
 
 
 @attrs.frozen

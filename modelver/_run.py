@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
-import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -57,7 +56,7 @@ class ActiveRun:
     def __init__(self, name: str, store: Store | None, *, seed: int | str | None = "auto",
                  code: CodeSnapshot | None = None, strict: bool | None = None,
                  allow_env: Sequence[str] = ()) -> None:
-        self.id = uuid.uuid4().hex
+        self.id = os.urandom(16).hex()
         self.name = name
         self._store = store
         self.strict = default_strict() if strict is None else strict

@@ -8,18 +8,34 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from cattrs.preconf.json import make_converter
+if TYPE_CHECKING:
+    from cattrs.preconf.json import JsonConverter
 
 __all__ = ["canonical", "converter", "dumps", "json_digest", "loads", "structure", "unstructure"]
 
 T = TypeVar("T")
 
-converter = make_converter()
-converter.register_unstructure_hook(datetime, lambda d: d.astimezone(timezone.utc).isoformat())
-converter.register_structure_hook(datetime, lambda v, _: _parse_time(v))
+_built: list[JsonConverter] = []
+_lock = threading.Lock()
+
+
+def converter() -> JsonConverter:
+    """The one converter, built on first use (importing cattrs costs ~10 ms)."""
+    if not _built:
+        with _lock:
+            if not _built:
+                from cattrs.preconf.json import make_converter
+
+                conv = make_converter()
+                conv.register_unstructure_hook(
+                    datetime, lambda d: d.astimezone(timezone.utc).isoformat())
+                conv.register_structure_hook(datetime, lambda v, _: _parse_time(v))
+                _built.append(conv)
+    return _built[0]
 
 
 def _parse_time(value: Any) -> datetime:
@@ -35,12 +51,16 @@ def canonical(obj: Any) -> str:
 
 def unstructure(record: Any) -> Any:
     """A record as plain JSON-able data."""
-    return converter.unstructure(record)
+    if isinstance(record, datetime):  # the common case on hot paths, without cattrs
+        return record.astimezone(timezone.utc).isoformat()
+    return converter().unstructure(record)
 
 
 def structure(data: Any, cls: type[T]) -> T:
     """Plain data back to a record of class ``cls``."""
-    return converter.structure(data, cls)
+    if cls is datetime:
+        return _parse_time(data)  # type: ignore[return-value]
+    return converter().structure(data, cls)
 
 
 def dumps(record: Any) -> str:

@@ -9,12 +9,14 @@ Local/build metadata (``+...``) is refused because it does not order.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ._errors import InvalidName
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 __all__ = ["FIRST_VERSION", "Bump", "bump", "is_version", "parse_specifier", "parse_version",
            "sort_key"]
@@ -81,6 +83,8 @@ def parse_specifier(text: str) -> SpecifierSet | None:
     """A specifier set such as ``>=1.2,<2``, or None when ``text`` is not one."""
     if not text or text[0] not in "<>=!~":
         return None
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet  # only when one is used
+
     try:
         return SpecifierSet(text)
     except InvalidSpecifier:
