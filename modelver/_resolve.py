@@ -63,7 +63,7 @@ def resolve(q: Queries, name: str, ref: str, *, at: datetime | None = None,
         return _by_digest(q, name, ref)
     spec = parse_specifier(ref)
     if spec is not None:
-        numbers = q.version_numbers(name)
+        numbers = q.version_numbers(name, ordered=False)
         if not numbers:
             raise _missing_name(q, name)
         matches = list(spec.filter(numbers, prereleases=prereleases or None))

@@ -68,8 +68,10 @@ def _time(text: str) -> datetime:
 def _version(row: tuple[Any, ...]) -> ModelVersion:
     name, version, digest, fmt, size, run_id, parents, tags, created, by, tomb = row
     deleted = None if tomb is None else structure(json.loads(tomb), Tombstone)
+    # Most versions have no parents and no tags: skip the JSON parser for those.
     return ModelVersion(name=name, version=version, digest=digest, format=fmt, size=size,
-                        run_id=run_id, parents=json.loads(parents), tags=json.loads(tags),
+                        run_id=run_id, parents=[] if parents == "[]" else json.loads(parents),
+                        tags={} if tags == "{}" else json.loads(tags),
                         created_at=_time(created), created_by=by, deleted=deleted)
 
 
@@ -139,9 +141,11 @@ class Queries:
                                 "ORDER BY v.sort_key", (name, prefix, prefix + "g"))
         return [_version(r) for r in rows]
 
-    def version_numbers(self, name: str, *, limit: int | None = None) -> list[str]:
-        """The version numbers of ``name``, highest first."""
-        sql = "SELECT version FROM versions WHERE name = ? ORDER BY sort_key DESC"
+    def version_numbers(self, name: str, *, limit: int | None = None,
+                        ordered: bool = True) -> list[str]:
+        """The version numbers of ``name``, highest first (in no order if not ``ordered``)."""
+        sql = "SELECT version FROM versions WHERE name = ?" + (
+            " ORDER BY sort_key DESC" if ordered else "")
         rows = self.index.query(sql + (f" LIMIT {int(limit)}" if limit else ""), (name,))
         return [r[0] for r in rows]
 

@@ -47,6 +47,7 @@ CREATE TABLE versions (
     created_at TEXT NOT NULL, created_by TEXT NOT NULL, seq INTEGER NOT NULL,
     PRIMARY KEY (name, version));
 CREATE INDEX versions_order ON versions (name, pre, sort_key);
+CREATE INDEX versions_sorted ON versions (name, sort_key);
 CREATE INDEX versions_digest ON versions (digest);
 CREATE TABLE runs (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, version TEXT,
