@@ -75,11 +75,11 @@ def _previous_target(q: Queries, name: str, alias: str, now: str | None) -> str 
     # Build the "stack" of targets: promotions push, rollbacks pop.
     stack: list[str] = []
     for kind, to in q.alias_steps(name, alias):
-        if kind == "rollback":
-            while stack and stack[-1] != to:
+        if kind == "rollback" and to in stack:
+            while stack[-1] != to:  # back to an earlier target: what followed it is undone
                 stack.pop()
-            if not stack:
-                stack.append(to)
+        elif kind == "rollback":
+            stack.append(to)  # rollback(to=X) with X never behind the alias: one more step
         elif not stack or stack[-1] != to:  # re-promoting is no new step
             stack.append(to)
     stack.pop()  # the current target

@@ -73,11 +73,29 @@ def write_lock(path: str, entries: Iterable[LockEntry]) -> LockFile:
         e = models[name]
         lines += [f"[models.{_toml_str(name)}]", f"ref = {_toml_str(e.ref)}",
                   f"version = {_toml_str(e.version)}", f"digest = {_toml_str(e.digest)}", ""]
+    path = _lock_path(path)
+    if os.path.isdir(path):
+        raise InvalidName(f"lock file {path!r} is a folder; name a file such as "
+                          f"{os.path.join(path, LOCK_NAME)!r}")
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines))
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise InvalidName(f"cannot write the lock file {path!r}: {exc}") from None
     return LockFile(os.path.abspath(path), models)
+
+
+def _lock_path(path: object) -> str:
+    """A lock file path: a string or ``os.PathLike`` (not a file descriptor)."""
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str) or not path or "\0" in path:
+        raise InvalidName(f"a lock file path must be a non-empty string, not {path!r}")
+    return path
 
 
 _PARSED: dict[str, tuple[int, LockFile]] = {}
@@ -86,6 +104,7 @@ _PARSED: dict[str, tuple[int, LockFile]] = {}
 def read_lock(path: str) -> LockFile:
     """Parse a lock file (cached while its mtime holds); a malformed one raises
     ``InvalidName`` saying where."""
+    path = _lock_path(path)
     try:
         mtime = os.stat(path).st_mtime_ns
     except OSError:
@@ -109,10 +128,17 @@ def _parse_lock(path: str) -> LockFile:
     except FileNotFoundError:
         raise NotFound(f"lock file {path!r} does not exist; create it with `modelver lock`"
                        ) from None
-    except tomllib.TOMLDecodeError as exc:
+    except IsADirectoryError:
+        raise InvalidName(f"lock file {path!r} is a folder, not a file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InvalidName(f"lock file {path!r} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise InvalidName(f"cannot read the lock file {path!r}: {exc}") from None
     models: dict[str, LockEntry] = {}
-    for name, entry in dict(data.get("models", {})).items():
+    table = data.get("models", {})
+    if not isinstance(table, dict):
+        raise InvalidName(f"lock file {path!r}: 'models' must be a table of [models.NAME]")
+    for name, entry in table.items():
         try:
             models[check_name(name)] = LockEntry(check_name(name), str(entry["ref"]),
                                                  str(entry["version"]), str(entry["digest"]))
@@ -124,11 +150,12 @@ def _parse_lock(path: str) -> LockFile:
 
 def use_lock(path: str | None) -> LockFile | None:
     """Put a lock file in force for this process (None turns locking off)."""
-    _explicit.clear()
     if path is None:
+        _explicit.clear()
         _explicit["off"] = None
         return None
-    lock = read_lock(path)
+    lock = read_lock(_lock_path(path))
+    _explicit.clear()
     _explicit["lock"] = lock
     return lock
 

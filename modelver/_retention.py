@@ -86,6 +86,8 @@ def _min_age(value: timedelta | str | None) -> timedelta | None:
 
 
 def _tag_keys(value: Iterable[str] | str) -> tuple[str, ...]:
+    if not isinstance(value, (str, list, tuple, set, frozenset)):
+        raise InvalidName(f"keep_tagged must be tag keys (strings), not {value!r}")
     keys = (value,) if isinstance(value, str) else tuple(value)
     if not all(isinstance(k, str) and k for k in keys):
         raise InvalidName(f"keep_tagged must be tag keys (strings), not {value!r}")

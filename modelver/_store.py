@@ -124,6 +124,8 @@ class Store:
                 tags: Mapping[str, str] | None) -> ModelVersion | None:
         from ._register import commit
 
+        if isinstance(parents, str) or not isinstance(parents, (list, tuple)):
+            raise InvalidName(f"parents must be a list of 'name@ref' texts, not {parents!r}")
         refs = [self.resolve(*split_ref(p)).ref for p in parents]
         digest, size, fmt = model if model is not None else (None, 0, "")
         return commit(self.chain, name, run, digest, size, fmt, version=version, bump=bump,

@@ -40,12 +40,39 @@ class Index:
             )
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the registry database {path!r}: {exc}") from None
-        self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self.conn.execute("PRAGMA synchronous = NORMAL")
-        if self.conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_USER_VERSION:
-            self._create()
-        with contextlib.suppress(sqlite3.OperationalError):
-            self.conn.execute("PRAGMA journal_mode = WAL")
+        with self.errors("open"):
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_USER_VERSION:
+                self.conn.close()
+                raise StoreError(f"the registry database {path!r} was written by a newer "
+                                 f"modelver (schema {version}, this one reads up to "
+                                 f"{SCHEMA_USER_VERSION}); upgrade modelver to use it")
+            if version < SCHEMA_USER_VERSION:
+                self._create()
+            with contextlib.suppress(sqlite3.OperationalError):
+                self.conn.execute("PRAGMA journal_mode = WAL")
+
+    @contextlib.contextmanager
+    def errors(self, doing: str) -> Iterator[None]:
+        """Turn SQLite's exceptions into a :class:`StoreError` that says what to do."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            text = str(exc)
+            if "full" in text:
+                hint = "free some disk space and try again; nothing was written"
+            elif "readonly" in text or "read-only" in text:
+                hint = "the store is not writable here; open a writable copy to change it"
+            elif "not a database" in text or "malformed" in text:
+                hint = "the file is damaged: restore it from a backup or another replica"
+            elif "locked" in text:
+                hint = "another process held the database too long; try again"
+            else:
+                hint = "run `modelver verify`"
+            raise StoreError(f"the registry database {self.path!r} could not {doing}: "
+                             f"{text}; {hint}") from None
 
     def _create(self) -> None:
         """Create the schema once, serialized across processes by an exclusive lock."""
@@ -86,22 +113,26 @@ class Index:
                     raise
                 self.conn.execute("RELEASE nested")
                 return
-            self.conn.execute("BEGIN IMMEDIATE")
+            with self.errors("start a write"):
+                self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
+                with self.errors("write"):
+                    yield self.conn
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
                 raise
-            self.conn.execute("COMMIT")
+            with self.errors("commit"):
+                self.conn.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read query and return all rows."""
-        with self._lock:
+        with self._lock, self.errors("be read"):
             return self.conn.execute(sql, params).fetchall()
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         """Run a read query and return the first row, or None."""
-        with self._lock:
+        with self._lock, self.errors("be read"):
             row: tuple[Any, ...] | None = self.conn.execute(sql, params).fetchone()
             return row
 

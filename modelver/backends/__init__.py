@@ -111,8 +111,11 @@ def _scheme(uri: str) -> str:
 
 def open_backend(uri: str, storage_options: Mapping[str, Any] | None = None) -> Backend:
     """Open the backend for ``uri``: a local path, ``sqlite:///…``, or an fsspec URL."""
-    if not isinstance(uri, str) or not uri:
+    if not isinstance(uri, str) or not uri or "\0" in uri:
         raise StoreError(f"a store URI must be a non-empty string, not {uri!r}")
+    if storage_options is not None and not isinstance(storage_options, Mapping):
+        raise StoreError("storage_options must be a mapping of fsspec options, not "
+                         f"{type(storage_options).__name__}")
     cls, _ = resolve_backend(_scheme(uri))
     backend: Backend = cls.from_uri(uri, dict(storage_options or {}))
     return backend

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -67,13 +68,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    if isinstance(result, Output):
+    if not isinstance(result, Output):
+        return 0
+    try:
         if args.json:
             print(json.dumps(result.data, indent=2, sort_keys=True, default=str))
         elif result.text:
             print(result.text)
-        return result.status
-    return 0
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `modelver ls | head`: the reader has what it wanted. Point stdout at nothing
+        # so that Python's own flush at exit does not complain again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return result.status
 
 
 if __name__ == "__main__":  # pragma: no cover

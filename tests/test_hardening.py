@@ -1,0 +1,122 @@
+"""Bad input and damaged files get a clear ModelverError; nothing raw escapes.
+
+Each test here failed before its fix (a raw ``TypeError``, ``sqlite3.DatabaseError``,
+a stdin read, a left-over temporary file, a lost rollback step, a ``BrokenPipeError``).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import modelver
+
+
+def test_parents_none_is_refused(store: modelver.Store) -> None:
+    with pytest.raises(modelver.InvalidName, match="parents must be a list"):
+        store.register("fraud", b"m", parents=None)  # type: ignore[arg-type]
+    assert store.names() == []
+
+
+def test_a_tag_key_that_is_not_a_string_is_refused() -> None:
+    with pytest.raises(modelver.InvalidName, match="keep_tagged"):
+        modelver.RetentionPolicy(keep_last=1, keep_tagged=5)  # type: ignore[arg-type]
+
+
+def test_promote_without_a_version_is_refused_not_a_rollback(store: modelver.Store) -> None:
+    for i in range(2):
+        store.register("fraud", {"i": i})
+    store.promote("fraud", "0.1.0")
+    store.promote("fraud", "0.1.1")
+    with pytest.raises(modelver.InvalidName, match="invalid reference"):
+        store.promote("fraud", None)  # type: ignore[arg-type]
+    assert store.resolve("fraud", "prod").version == "0.1.1"
+
+
+def test_a_rollback_after_a_rollback_to_an_unserved_version_keeps_walking_back(
+        store: modelver.Store) -> None:
+    for i in range(4):
+        store.register("fraud", {"i": i})
+    store.promote("fraud", "0.1.0")
+    store.promote("fraud", "0.1.1")
+    store.rollback("fraud", to="0.1.3")  # never behind prod before
+    assert store.rollback("fraud").to_version == "0.1.1"
+    assert store.rollback("fraud").to_version == "0.1.0"
+
+
+def test_storage_options_of_the_wrong_type_are_refused() -> None:
+    with pytest.raises(modelver.StoreError, match="storage_options must be a mapping"):
+        modelver.open("memory://x", storage_options="anon=true")  # type: ignore[arg-type]
+
+
+def test_a_nul_byte_in_a_store_path_is_refused() -> None:
+    with pytest.raises(modelver.StoreError):
+        modelver.open("./sto\0re").register("fraud", b"m")
+
+
+def test_a_damaged_registry_database_is_a_store_error(tmp_path: Path) -> None:
+    folder = tmp_path / ".modelver"
+    folder.mkdir()
+    (folder / "registry.db").write_bytes(os.urandom(8192))
+    store = modelver.open(str(folder))
+    with pytest.raises(modelver.StoreError, match="damaged"):
+        store.versions("fraud")
+
+
+def test_a_database_from_a_newer_modelver_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / ".modelver"
+    modelver.open(str(folder)).register("fraud", b"m")
+    conn = sqlite3.connect(folder / "registry.db")
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(modelver.StoreError, match="upgrade modelver"):
+        modelver.open(str(folder)).versions("fraud")
+
+
+def test_use_lock_refuses_a_file_descriptor_instead_of_reading_stdin() -> None:
+    with pytest.raises(modelver.InvalidName, match="lock file path"):
+        modelver.use_lock(0)  # type: ignore[arg-type]
+
+
+def test_a_lock_file_that_is_a_folder_or_not_utf8_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(modelver.InvalidName, match="is a folder"):
+        modelver.use_lock(str(tmp_path))
+    bad = tmp_path / "bad.lock"
+    bad.write_bytes(b"\xff\xfe[models]\n")
+    with pytest.raises(modelver.InvalidName, match="not valid TOML"):
+        modelver.use_lock(str(bad))
+    shape = tmp_path / "shape.lock"
+    shape.write_text('models = "fraud"\n')
+    with pytest.raises(modelver.InvalidName, match="must be a table"):
+        modelver.use_lock(str(shape))
+
+
+def test_locking_into_a_folder_leaves_no_temporary_file(
+        store: modelver.Store, tmp_path: Path) -> None:
+    store.register("fraud", b"m")
+    target = tmp_path / "locks"
+    target.mkdir()
+    with pytest.raises(modelver.InvalidName, match="is a folder"):
+        store.lock("fraud@latest", path=str(target))
+    assert list(target.iterdir()) == []
+    assert not any(p.name.startswith("locks.tmp-") for p in tmp_path.iterdir())
+
+
+def test_the_cli_piped_into_a_reader_that_quits_prints_no_broken_pipe(tmp_path: Path) -> None:
+    uri = str(tmp_path / ".modelver")
+    store = modelver.open(uri)
+    for i in range(3):
+        store.register(f"model-{i:03d}", b"m")
+    store.close()
+    # `true` exits without reading: modelver's first write meets a closed pipe.
+    script = f"{sys.executable} -m modelver ls --store {uri} | true"
+    done = subprocess.run(["bash", "-c", f"set -o pipefail; {script}"], capture_output=True,
+                          text=True, check=False)
+    assert "BrokenPipeError" not in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 0
