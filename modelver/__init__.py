@@ -5,7 +5,7 @@
 ... def train(train_path, n_estimators=100): ...
 >>> model = modelver.load("fraud", "prod")         # doctest: +SKIP
 
-Heavy libraries (numpy, pandas, sqlite-utils, fsspec, psutil, NVML) are imported
+Heavy libraries (numpy, pandas, fsspec, psutil, NVML) are imported
 only when a feature needs them.
 """
 

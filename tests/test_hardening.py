@@ -120,3 +120,13 @@ def test_the_cli_piped_into_a_reader_that_quits_prints_no_broken_pipe(tmp_path: 
     assert "BrokenPipeError" not in done.stderr
     assert "Traceback" not in done.stderr
     assert done.returncode == 0
+
+
+def test_creating_a_store_imports_no_schema_library(tmp_path: Path) -> None:
+    # The schema used to come from sqlite-utils, imported with sys.modules["pandas"] and
+    # ["numpy"] blanked meanwhile (another thread's `import pandas` failed then).
+    code = (f"import sys, modelver; modelver.open({str(tmp_path / 's')!r}).register('f', b'm');"
+            " print([m for m in ('sqlite_utils', 'pandas', 'numpy') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"

@@ -2,8 +2,8 @@
 
 For a local store this database is the registry itself (its ``entries`` table is
 the log); for a remote store it is a machine-local replica of the remote log. Hot
-paths use the standard library's ``sqlite3``; sqlite-utils is imported only to
-create or migrate the schema, after ``PRAGMA user_version`` says that is needed.
+paths use the standard library's ``sqlite3``, and so does creating or upgrading
+the schema (:mod:`.schema`), after ``PRAGMA user_version`` says that is needed.
 Reads go through :class:`~modelver._index.queries.Queries`.
 """
 
@@ -80,7 +80,6 @@ class Index:
             self.conn.execute("BEGIN EXCLUSIVE")
             try:
                 if self.conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_USER_VERSION:
-                    # sqlite-utils manages its own savepoints inside our transaction.
                     migrate(self.conn)
                 self.conn.execute("COMMIT")
             except BaseException:

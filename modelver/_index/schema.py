@@ -7,16 +7,16 @@ row came from; a full record is read back from its entry. Versions order by
 ``sort_key``, a text that sorts like PEP 440 precedence (see
 :func:`modelver._versions.sort_key`), so pre-releases order correctly everywhere.
 
-The schema is created and upgraded with sqlite-utils' migrations, only when
-``PRAGMA user_version`` says it is needed. An upgrade from schema 1 (which stored
-each record twice) rebuilds the derived tables by replaying ``entries``.
+The schema is plain DDL, created and upgraded only when ``PRAGMA user_version``
+says it is needed. An upgrade from schema 1 (which stored each record twice)
+rebuilds the derived tables by replaying ``entries``. (Schema 1 used sqlite-utils'
+migrations; its bookkeeping table is left in place and unused.)
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import sys
 
 from .apply import add_rows
 
@@ -77,26 +77,6 @@ CREATE TABLE heads (name TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT N
 """
 
 
-def _import_sqlite_utils() -> None:
-    """Import sqlite-utils without letting it import pandas and numpy.
-
-    sqlite-utils imports both eagerly when they are installed (+0.5-0.9 s), and a
-    store created inside a training run would otherwise change what that run's seed
-    capture sees. modelver never hands it frames or arrays, so it may go without.
-    """
-    if "sqlite_utils" in sys.modules:
-        return
-    blocked = [m for m in ("pandas", "numpy") if m not in sys.modules]
-    for name in blocked:
-        sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` fail
-    try:
-        import sqlite_utils  # noqa: F401
-    finally:
-        for name in blocked:
-            if sys.modules.get(name, 0) is None:
-                del sys.modules[name]
-
-
 def _create_derived(conn: sqlite3.Connection) -> None:
     for statement in _DERIVED.split(";"):
         if statement.strip():
@@ -110,40 +90,33 @@ def _create_derived(conn: sqlite3.Connection) -> None:
             )
 
 
+_BASE = """
+CREATE TABLE IF NOT EXISTS entries (
+    name TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL, text TEXT NOT NULL, hash TEXT NOT NULL, sig TEXT,
+    PRIMARY KEY (name, seq));
+CREATE TABLE IF NOT EXISTS stat_cache (
+    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, digest TEXT);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
 def migrate(conn: sqlite3.Connection) -> None:
-    """Create or upgrade the schema (inside the caller's exclusive transaction)."""
-    _import_sqlite_utils()
-    import sqlite_utils
-    from sqlite_utils.migrations import Migrations
+    """Create or upgrade the schema (inside the caller's exclusive transaction).
 
-    migrations = Migrations("modelver")
-
-    @migrations(name="0001_initial")
-    def initial(db: sqlite_utils.Database) -> None:
-        db.execute("""CREATE TABLE IF NOT EXISTS entries (
-            name TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL UNIQUE,
-            kind TEXT NOT NULL, text TEXT NOT NULL, hash TEXT NOT NULL, sig TEXT,
-            PRIMARY KEY (name, seq))""")
-        db.table("stat_cache").create(
-            {"path": str, "size": int, "mtime_ns": int, "inode": int, "digest": str},
-            pk="path", if_not_exists=True,
-        )
-        db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
-
-    @migrations(name="0002_columns_and_sort_key")
-    def columns(db: sqlite_utils.Database) -> None:
-        # Schema 1 kept a second JSON copy of each record and ordered versions by a
-        # pre-release flag; derived tables are rebuilt from the entries they came from.
-        for table in DERIVED_TABLES:
-            db.execute(f"DROP TABLE IF EXISTS {table}")
-        _create_derived(db.conn)
-        rows = db.execute("SELECT name, seq, text FROM entries ORDER BY name, seq").fetchall()
-        for name, seq, text in rows:
-            add_rows(db.conn, name, seq, json.loads(text))
-        db.execute("DELETE FROM heads")
-        db.execute("INSERT INTO heads (name, seq, hash) SELECT name, seq, hash FROM entries e "
-                   "WHERE seq = (SELECT max(seq) FROM entries WHERE name = e.name)")
-
-    db = sqlite_utils.Database(conn, execute_plugins=False)
-    migrations.apply(db)
+    Plain DDL on the standard library's ``sqlite3``: the log's tables are created if
+    missing (schema 1 stores already have them), and the derived tables are rebuilt by
+    replaying ``entries`` (empty in a new store; schema 1 kept other columns).
+    """
+    for statement in _BASE.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    for table in DERIVED_TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+    _create_derived(conn)
+    rows = conn.execute("SELECT name, seq, text FROM entries ORDER BY name, seq").fetchall()
+    for name, seq, text in rows:
+        add_rows(conn, name, seq, json.loads(text))
+    conn.execute("INSERT INTO heads (name, seq, hash) SELECT name, seq, hash FROM entries e "
+                 "WHERE seq = (SELECT max(seq) FROM entries WHERE name = e.name)")
     conn.execute(f"PRAGMA user_version = {SCHEMA_USER_VERSION}")
