@@ -65,6 +65,7 @@ class ActiveRun:
         self.metrics: dict[str, Any] = {}
         self.parents: list[str] = []
         self.warnings: list[str] = []
+        self.secrets: set[str] = set()  # credentials seen in this run's inputs
         self.version: ModelVersion | None = None
         self.record: Run | None = None
         self.model: Any = None
@@ -100,7 +101,11 @@ class ActiveRun:
         except (InvalidName, VersionExists, Conflict):
             raise  # the caller's own input is wrong: say so whatever the mode
         except Exception as exc:
-            message = f"modelver could not record {what}: {type(exc).__name__}: {exc}"
+            from ._capture.params import redact_text
+
+            # The message is stored in the run: no credentials from a URL in it.
+            message = redact_text(f"modelver could not record {what}: "
+                                  f"{type(exc).__name__}: {exc}", self.secrets)
             if self.strict:
                 raise CaptureError(message) from exc
             self.warnings.append(message)
@@ -111,9 +116,10 @@ class ActiveRun:
 
     def log_params(self, **params: Any) -> None:
         """Record hyperparameters (JSON values; others by type and fingerprint)."""
-        from ._capture.params import json_value, redact
+        from ._capture.params import credentials_in, json_value, redact
 
         with self._lock:
+            self.secrets |= credentials_in(params)
             self.params.update({k: json_value(redact(k, v)) for k, v in params.items()})
 
     def log_metrics(self, **metrics: Any) -> None:
@@ -125,8 +131,11 @@ class ActiveRun:
 
     def log_data(self, key: str, obj: Any) -> DataFingerprint:
         """Fingerprint a dataset and record it under ``key``."""
+        from ._capture.params import credentials_in
         from ._fingerprint import fingerprint
 
+        with self._lock:
+            self.secrets |= credentials_in(obj)
         fp = fingerprint(obj, cache=self._stat_cache())
         with self._lock:
             self.data[str(key)] = fp
@@ -185,12 +194,14 @@ class ActiveRun:
         """Stop recording, write the run and, if it succeeded with a model, its version."""
         from ._capture.environment import capture_environment
         from ._capture.hardware import capture_hardware
+        from ._capture.params import redact_text
 
         try:
             resources = (self.guard("resource use", self._monitor.stop, None)
                          if self._monitor else None)
             status = "succeeded" if error is None else "failed"
-            err = None if error is None else f"{type(error).__name__}: {error}"
+            err = (None if error is None
+                   else redact_text(f"{type(error).__name__}: {error}", self.secrets))
             model = None
             if error is None and self._has_model:
                 model = self.guard("the model artifact", lambda: self.store.put_model(

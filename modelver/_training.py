@@ -51,7 +51,7 @@ class VersionedFunction(Generic[P, R]):
         self.last_run: ActiveRun | None = None
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        from ._capture.params import bind_params
+        from ._capture.params import bind_params, credentials_in
 
         opts = self.options
         run = ActiveRun(self.name, opts.store, seed=opts.seed, code=self._code,
@@ -60,6 +60,7 @@ class VersionedFunction(Generic[P, R]):
         self.last_run = run
         self.last_version = None
         run.start()
+        run.secrets |= credentials_in([args, kwargs])
         try:
             bound: tuple[dict[str, Any], dict[str, DataFingerprint]] = ({}, {})
             params, data = run.guard(

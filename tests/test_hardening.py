@@ -130,3 +130,46 @@ def test_creating_a_store_imports_no_schema_library(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
+
+
+@pytest.mark.parametrize("name", ["apiToken", "clientSecret", "accessKey", "AWS_SECRET_KEY",
+                                  "x-amz-security-token", "db_password"])
+def test_secret_names_are_redacted_in_any_spelling(store: modelver.Store, name: str) -> None:
+    with modelver.training("fraud", params={name: "hunter2"}, strict=False) as run:
+        run.log_model(b"m")
+    recorded = store.get_run(run.id).params
+    assert recorded == {name: "<redacted>"}
+
+
+def test_secrets_are_redacted_at_any_depth(store: modelver.Store) -> None:
+    config = {"cloud": {"settings": {"clientSecret": "s3cr3t", "region": "eu"}},
+              "mirrors": ["https://user:tok3n@example.com/data", "https://example.com/ok"]}
+    with modelver.training("fraud", params={"config": config}, strict=False) as run:
+        run.log_model(b"m")
+    text = repr(store.get_run(run.id).params)
+    assert "s3cr3t" not in text and "tok3n" not in text
+    assert store.get_run(run.id).params["config"]["cloud"]["settings"]["region"] == "eu"
+    assert "https://example.com/ok" in text
+
+
+def test_a_capture_warning_stores_no_credentials(store: modelver.Store) -> None:
+    @modelver.versioned_training("fraud", strict=False, data=("path",))
+    def train(path: str) -> bytes:
+        return b"m"
+
+    with pytest.warns(modelver.CaptureWarning):
+        train("s3://AKIAEXAMPLE:wJalrXUtnFEMI@bucket-that-is-not-there/x")
+    run = store.runs("fraud")[0]
+    assert run.warnings, "the fingerprint of an unreachable URL should have warned"
+    assert not any("wJalrXUtnFEMI" in w or "AKIAEXAMPLE" in w for w in run.warnings)
+
+
+def test_the_error_of_a_failed_run_stores_no_credentials(store: modelver.Store) -> None:
+    @modelver.versioned_training("fraud")
+    def train() -> bytes:
+        raise RuntimeError("cannot open https://bob:pa55w0rd@db.example.com/x")
+
+    with pytest.raises(RuntimeError):
+        train()
+    error = store.runs("fraud", status="failed")[0].error
+    assert error is not None and "pa55w0rd" not in error and "db.example.com" in error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -11,22 +12,80 @@ from .._fingerprint import StatCache, fingerprint, is_data
 from .._records import DataFingerprint
 from .._serde import canonical
 
-__all__ = ["bind_params", "json_value"]
+__all__ = ["bind_params", "credentials_in", "is_secret_name", "json_value", "redact",
+           "redact_text"]
 
 
 REDACTED = "<redacted>"
 
 
-def redact(key: str, value: Any) -> Any:
-    """Hide secrets before they are recorded: values of secret-looking names
-    (``api_key``, ``token``, ``password``…) and credentials inside URLs."""
-    from .git import _SECRET_KEY, sanitize_url
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+_MAX_DEPTH = 64
 
-    if _SECRET_KEY.match(str(key)):
+
+def is_secret_name(key: object) -> bool:
+    """Whether a parameter name looks like it holds a secret: ``api_key``, ``token``,
+    ``apiToken``, ``clientSecret``, ``accessKey``, ``X-Amz-Security-Token``…"""
+    from .git import _SECRET_KEY
+
+    text = str(key)
+    return bool(_SECRET_KEY.match(text) or _SECRET_KEY.match(_CAMEL.sub("_", text)))
+
+
+def redact(key: str, value: Any, _depth: int = 0) -> Any:
+    """Hide secrets before they are recorded, at any depth: values of secret-looking
+    names (see :func:`is_secret_name`), in nested mappings too, and credentials inside
+    URLs, in lists and tuples too."""
+    if is_secret_name(key):
         return REDACTED
-    if isinstance(value, str) and "://" in value and ("@" in value or "?" in value):
-        return sanitize_url(value)
+    if _depth > _MAX_DEPTH:
+        return value
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {k: redact(k, v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [redact(key, v, _depth + 1) for v in value]
+        return items if isinstance(value, list) else tuple(items)
     return value
+
+
+def redact_text(text: str, secrets: Collection[str] = ()) -> str:
+    """``text`` with the credentials of every URL in it removed (messages, values), and
+    every string of ``secrets`` (credentials seen elsewhere, which a library's error
+    message may quote without their URL) replaced."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    if "://" not in text or ("@" not in text and "?" not in text):
+        return text
+    from .git import sanitize_url
+
+    return _URL.sub(lambda m: sanitize_url(m.group(0)), text)
+
+
+def credentials_in(value: Any, _depth: int = 0) -> set[str]:
+    """The user names, passwords and secret query values of every URL in ``value``
+    (strings, and strings inside mappings, lists and tuples)."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    found: set[str] = set()
+    if isinstance(value, str) and "://" in value:
+        for url in _URL.findall(value):
+            try:
+                parts = urlsplit(url)
+            except ValueError:
+                continue
+            userinfo = parts.netloc.rpartition("@")[0]
+            found.update(unquote(p) for p in userinfo.split(":") if len(p) >= 4)
+            found.update(v for k, v in parse_qsl(parts.query) if is_secret_name(k) and v)
+    elif isinstance(value, Mapping) and _depth < _MAX_DEPTH:
+        for v in value.values():
+            found |= credentials_in(v, _depth + 1)
+    elif isinstance(value, (list, tuple)) and _depth < _MAX_DEPTH:
+        for v in value:
+            found |= credentials_in(v, _depth + 1)
+    return found
 
 
 def json_value(value: Any) -> Any:
