@@ -52,6 +52,9 @@ class Chain:
     @property
     def index(self) -> Index:
         """The read model's database."""
+        index = self._index
+        if index is not None:  # the common case takes no lock (and so is fork-safe)
+            return index
         with self._open_lock:
             if self._index is None:
                 self._index = self.backend.open_index()
@@ -60,6 +63,8 @@ class Chain:
     @property
     def queries(self) -> Queries:
         """Typed reads of the read model."""
+        if self._queries is not None:
+            return self._queries
         index = self.index
         with self._open_lock:
             if self._queries is None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -114,6 +115,13 @@ class ArtifactCache:
         self._nbytes = 0
         self._lock = threading.Lock()
         self._loading: dict[tuple[str, str], threading.Lock] = {}
+        _CACHES.add(self)
+
+    def _after_fork(self) -> None:
+        """In a child process: locks another thread held at ``fork`` are never released
+        there, so start with fresh ones (the cached objects stay valid)."""
+        self._lock = threading.Lock()
+        self._loading = {}
 
     def __repr__(self) -> str:
         return (f"<ArtifactCache {len(self)} artifacts, {self.nbytes} of "
@@ -193,6 +201,18 @@ class ArtifactCache:
             with self._lock:
                 if self._loading.get(key) is gate and not gate.locked():
                     del self._loading[key]
+
+
+_CACHES: weakref.WeakSet[ArtifactCache] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for cache in list(_CACHES):
+        cache._after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def load_artifact(mv: ModelVersion, blobs: BlobSource, *, safe: bool,

@@ -7,8 +7,9 @@
     version = "1.0.0"
     digest = "sha256:…"
 
-With a lock in force (``use_lock(path)``, ``MODELVER_LOCK``, or a ``modelver.lock``
-beside the project's ``pyproject.toml``) ``load(name, ref)`` returns the locked
+With a lock in force (``use_lock(path)``, ``MODELVER_LOCK``, or, while pytest runs a
+test, a ``modelver.lock`` beside the project's ``pyproject.toml``) ``load(name, ref)``
+returns the locked
 version whatever the alias says now, and refuses names the lock does not pin.
 ``pin(fraud="1.2.0")`` does the same for a ``with`` block, in code, without a file
 (the pytest plugin's ``@pytest.mark.modelver`` uses it); pins win over the lock.
@@ -193,6 +194,10 @@ def _find_lock() -> LockFile | None:
     env = os.environ.get("MODELVER_LOCK")
     if env:
         return read_lock(env)
+    if "PYTEST_CURRENT_TEST" not in os.environ:
+        # A serving process that runs from the project folder must follow promote and
+        # rollback: the lock beside pyproject.toml pins tests, nothing else.
+        return None
     here = os.getcwd()
     while True:
         if os.path.exists(os.path.join(here, "pyproject.toml")):

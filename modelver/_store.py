@@ -80,6 +80,8 @@ class Store:
     @property
     def stat_cache(self) -> IndexStatCache:
         """The fingerprint stat cache kept in this store's read model."""
+        if self._stat_cache is not None:
+            return self._stat_cache
         index = self.chain.index
         with self._lazy:
             if self._stat_cache is None:
@@ -174,10 +176,12 @@ class Store:
         if pinned is not None and pinned.digest and pinned.digest != mv.digest:
             raise IntegrityError(f"{mv.ref} has digest {mv.digest} but the lock pins "
                                  f"{pinned.digest}; re-run `modelver lock`")
-        with self._lazy:
-            if self._cache is None:
-                self._cache = ArtifactCache()
-            cache = self._cache
+        cache = self._cache
+        if cache is None:
+            with self._lazy:
+                if self._cache is None:
+                    self._cache = ArtifactCache()
+                cache = self._cache
         obj = load_artifact(mv, self.backend, safe=self.safe if safe is None else safe,
                             cache=cache)
         record_parent(mv.ref)

@@ -44,6 +44,20 @@ def test_a_lock_found_beside_pyproject_is_used(store: modelver.Store, moved: Pat
     assert store.load("fraud", "prod") == {"v": 1}
 
 
+def test_outside_pytest_a_lock_beside_pyproject_is_not_picked_up(
+        store: modelver.Store, moved: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A serving process started from the project folder must follow promote/rollback.
+    from modelver import _locking
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname='x'\n")
+    _locking._explicit.clear()
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")
+    assert store.load("fraud", "prod") == {"v": 2}
+    monkeypatch.setenv("MODELVER_LOCK", str(moved))
+    assert store.load("fraud", "prod") == {"v": 1}
+
+
 def test_a_name_missing_from_the_lock_is_an_error(store: modelver.Store, moved: Path) -> None:
     store.register("other", b"x")
     modelver.use_lock(str(moved))

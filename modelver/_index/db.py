@@ -32,17 +32,9 @@ class Index:
     def __init__(self, path: str) -> None:
         self.path = path
         self._lock = threading.RLock()
-        try:
-            if path != ":memory:":
-                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            self.conn = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
-            )
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the registry database {path!r}: {exc}") from None
+        self._pid = os.getpid()
+        self.conn = self._connect()
         with self.errors("open"):
-            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_USER_VERSION:
                 self.conn.close()
@@ -53,6 +45,31 @@ class Index:
                 self._create()
             with contextlib.suppress(sqlite3.OperationalError):
                 self.conn.execute("PRAGMA journal_mode = WAL")
+
+    def _connect(self) -> sqlite3.Connection:
+        path = self.path
+        try:
+            if path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the registry database {path!r}: {exc}") from None
+        with self.errors("open"):
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _after_fork(self) -> None:
+        """In a child process: a connection (and a lock another thread may have held)
+        inherited across ``fork`` must not be used, so open fresh ones. The parent's
+        connection object is abandoned, not closed: closing it here could disturb the
+        parent's use of the same file."""
+        if self._pid != os.getpid() and self.path != ":memory:":
+            self._lock = threading.RLock()
+            self._pid = os.getpid()
+            self.conn = self._connect()
 
     @contextlib.contextmanager
     def errors(self, doing: str) -> Iterator[None]:
@@ -101,6 +118,7 @@ class Index:
         Inside another ``write()`` of this connection it is a savepoint of that one, so
         a backend can append within the store's transaction.
         """
+        self._after_fork()
         with self._lock:
             if self.conn.in_transaction:
                 self.conn.execute("SAVEPOINT nested")
@@ -126,11 +144,13 @@ class Index:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read query and return all rows."""
+        self._after_fork()
         with self._lock, self.errors("be read"):
             return self.conn.execute(sql, params).fetchall()
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         """Run a read query and return the first row, or None."""
+        self._after_fork()
         with self._lock, self.errors("be read"):
             row: tuple[Any, ...] | None = self.conn.execute(sql, params).fetchone()
             return row
