@@ -16,15 +16,16 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "modelver"
 
 
-def module_name(path: Path) -> str:
-    """The dotted name of a module file under the package."""
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def module_name(path: Path, root: Path = ROOT) -> str:
+    """The dotted name of a module file under ``root``."""
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
-def _resolve(current: str, is_package: bool, node: ast.ImportFrom) -> str:
+def absolute_module(current: str, is_package: bool, node: ast.ImportFrom) -> str:
+    """The absolute module a ``from … import`` in module ``current`` reads from."""
     if node.level == 0:
         return node.module or ""
     base = current.split(".")
@@ -45,7 +46,7 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = _resolve(current, is_package, node)
+            base = absolute_module(current, is_package, node)
             targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
         for target in targets:
             # The longest prefix that is a module: `from . import x` may name a module.

@@ -13,8 +13,12 @@ there is one, and the test suite runs it.
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from check_layers import absolute_module, module_name  # the sibling tool
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "modelver"
@@ -37,29 +41,13 @@ def public_names(root: Path = ROOT) -> set[str]:
     raise SystemExit(f"no literal __all__ in {root / PACKAGE / '__init__.py'}")
 
 
-def _module_of(path: Path, root: Path) -> str:
-    parts = list(path.relative_to(root).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _absolute(module: str, is_package: bool, node: ast.ImportFrom) -> str:
-    """The absolute module an ``ImportFrom`` reads from."""
-    if node.level == 0:
-        return node.module or ""
-    base = module.split(".")
-    if not is_package:
-        base = base[:-1]
-    base = base[: len(base) - (node.level - 1)]
-    return ".".join(base + ([node.module] if node.module else []))
-
-
 def _ours(module: str) -> bool:
     return module == OWN or module.startswith(OWN + ".")
 
 
 def violations(path: Path, public: set[str], root: Path = ROOT) -> Iterator[str]:
     """``path:line: what`` for each use of a name outside the public API."""
-    module = _module_of(path, root)
+    module = module_name(path, root)
     in_cli = _ours(module)
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     aliases = {PACKAGE}  # local names bound to the modelver package itself
@@ -72,7 +60,7 @@ def violations(path: Path, public: set[str], root: Path = ROOT) -> Iterator[str]
                 elif alias.name.startswith(PACKAGE + ".") and not (in_cli and _ours(alias.name)):
                     yield f"{where}:{node.lineno}: imports {alias.name}"
         elif isinstance(node, ast.ImportFrom):
-            source = _absolute(module, path.name == "__init__.py", node)
+            source = absolute_module(module, path.name == "__init__.py", node)
             if source == PACKAGE:
                 for alias in node.names:
                     if alias.name not in public:
