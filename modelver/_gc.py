@@ -83,7 +83,8 @@ def gc(chain: Chain, *, dry_run: bool = False, grace_s: float = 3600.0) -> GcRep
                     freed += chain.backend.delete_blob(digest)
                     deleted.append(digest)
     temporaries: list[str] = []
-    blobs: Any = getattr(chain.backend, "blobs", None)
-    if not dry_run and callable(getattr(blobs, "remove_temporaries", None)):
-        temporaries = list(blobs.remove_temporaries())
+    # An optional capability: backends that stage uploads in a folder of their own.
+    remove: Any = getattr(chain.backend, "remove_temporaries", None)
+    if not dry_run and callable(remove):
+        temporaries = list(remove())
     return GcReport(deleted, freed, recent, temporaries, dry_run)

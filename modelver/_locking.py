@@ -239,14 +239,17 @@ def lock(resolve: Resolve, refs: Iterable[str], path: str = LOCK_NAME) -> LockFi
     refs = list(refs)
     if not refs and os.path.exists(path):
         refs = [f"{e.name}@{e.ref}" for e in read_lock(path).models.values()]
-    entries = []
+    entries: dict[str, LockEntry] = {}
     for text in refs:
         name, ref = split_ref(text)
+        if name in entries and entries[name].ref != ref:
+            raise InvalidName(f"{name!r} is named twice ({name}@{entries[name].ref} and "
+                              f"{text}); a lock pins one reference per model")
         mv = resolve(name, ref)
-        entries.append(LockEntry(name, ref, mv.version, mv.digest))
+        entries[name] = LockEntry(name, ref, mv.version, mv.digest)
     if not entries:
         raise InvalidName("nothing to lock: name at least one NAME@REF")
-    return write_lock(path, entries)
+    return write_lock(path, entries.values())
 
 
 @attrs.frozen

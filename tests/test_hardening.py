@@ -173,3 +173,31 @@ def test_the_error_of_a_failed_run_stores_no_credentials(store: modelver.Store) 
         train()
     error = store.runs("fraud", status="failed")[0].error
     assert error is not None and "pa55w0rd" not in error and "db.example.com" in error
+
+
+def test_locking_one_model_under_two_references_is_refused(
+        store: modelver.Store, tmp_path: Path) -> None:
+    store.register("fraud", b"m", version="1.0.0")
+    store.promote("fraud", "1.0.0")
+    path = tmp_path / "modelver.lock"
+    with pytest.raises(modelver.InvalidName, match="named twice"):
+        store.lock("fraud@prod", "fraud@~=1.0", path=str(path))
+    assert not path.exists()
+    store.lock("fraud@prod", "fraud@prod", path=str(path))  # the same twice is one pin
+    assert list(modelver.use_lock(str(path)).models) == ["fraud"]  # type: ignore[union-attr]
+
+
+def test_remote_gc_removes_uploads_that_killed_writers_left(tmp_path: Path) -> None:
+    uri = f"file://{tmp_path}/shared"
+    store = modelver.open(uri)
+    store.register("fraud", os.urandom(2_000_000))  # over SMALL_BLOB: staged in tmp/
+    tmp = tmp_path / "shared" / "tmp"
+    tmp.mkdir(exist_ok=True)
+    stale, fresh = tmp / "killed-writer", tmp / "writer-now"
+    stale.write_bytes(b"partial upload")
+    fresh.write_bytes(b"upload in progress")
+    os.utime(stale, (1_000_000_000, 1_000_000_000))
+    report = store.gc()
+    assert [Path(p).name for p in report.temporaries] == ["killed-writer"]
+    assert not stale.exists() and fresh.exists()
+    assert store.load("fraud") is not None

@@ -116,6 +116,27 @@ class RemoteBlobs:
                 raise StoreError(f"{path!r} changed while it was being uploaded; "
                                  "register it again once it is complete")
 
+    def remove_temporaries(self, older_than_s: float = 3600.0) -> list[str]:
+        """Delete temporary uploads (``tmp/``) that killed writers left behind, once
+        they are older than ``older_than_s``; returns their paths."""
+        import time
+
+        removed: list[str] = []
+        with _unreachable_as(StoreError, f"cannot clean up {self.uri!r}"):
+            try:
+                listed = self.fs.ls(self._p("tmp"), detail=True, refresh=True)
+            except FileNotFoundError:
+                return removed
+            now = time.time()
+            for info in listed:
+                modified = _mtime(info)
+                if info.get("type") == "file" and modified is not None and \
+                        now - modified > older_than_s:
+                    with contextlib.suppress(FileNotFoundError):
+                        self.fs.rm_file(info["name"])
+                        removed.append(str(info["name"]))
+        return removed
+
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         """Upload bytes unless the store has them already.
 
@@ -163,13 +184,7 @@ class RemoteBlobs:
                 info = self.fs.info(self._blob_key(digest), refresh=True)
         except FileNotFoundError:
             return None
-        for field in ("LastModified", "mtime", "created", "updated"):
-            value = info.get(field)
-            if isinstance(value, datetime):
-                return value.timestamp()
-            if isinstance(value, (int, float)):
-                return float(value)
-        return None
+        return _mtime(info)
 
     def discard_cached(self, digest: str) -> bool:
         """Drop this machine's cached copy of a blob (say, after it failed its digest
@@ -210,3 +225,14 @@ class RemoteBlobs:
         with _unreachable_as(StoreError, f"cannot read {digest} from {self.uri!r}"), \
                 self.fs.open(self._blob_key(digest), "rb") as f:
             return hash_stream(f)[0]
+
+
+def _mtime(info: dict[str, Any]) -> float | None:
+    """A listing entry's modification time (each fsspec filesystem names it its way)."""
+    for field in ("LastModified", "mtime", "created", "updated"):
+        value = info.get(field)
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None

@@ -143,6 +143,10 @@ class LocalBackend:
         except OSError:
             return None
 
+    def remove_temporaries(self, older_than_s: float = 3600.0) -> list[str]:
+        """Delete temporary files of killed writers in the blob folder; their paths."""
+        return self.blobs.remove_temporaries(older_than_s)
+
     def close(self) -> None:
         """Close the database connection."""
         if self._index is not None:
