@@ -122,7 +122,7 @@ class Chain:
             return
         key = signing_key()
         with self.index.write():
-            seq, prev = self.queries.head(name)
+            seq, _ = self.queries.head(name)
             for entry in entries:
                 if entry.seq <= seq:
                     continue  # another process on this machine replayed it first
@@ -130,12 +130,16 @@ class Chain:
                     raise IntegrityError(
                         f"entry {entry.seq} of {name!r} is not signed with MODELVER_SIGNING_KEY;"
                         f" it may be forged: run `modelver verify --store {self.uri}`")
-                if entry.name != name or entry.seq != seq + 1 or entry.prev != prev:
+                try:
+                    if entry.name != name:
+                        raise IntegrityError(f"entry {entry.seq} names {entry.name!r}")
+                    self.index.add(entry)  # checks that it continues the chain
+                except IntegrityError:
                     raise IntegrityError(
                         f"the log of {name!r} is broken at entry {entry.seq}: it does not "
-                        f"follow entry {seq}; run `modelver verify --store {self.uri}`")
-                self.index.add(entry)
-                seq, prev = entry.seq, entry.hash
+                        f"follow entry {seq}; run `modelver verify --store {self.uri}`"
+                        ) from None
+                seq = entry.seq
 
     # -- writing ---------------------------------------------------------------------
 

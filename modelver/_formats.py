@@ -40,7 +40,7 @@ from typing import Any, BinaryIO
 from ._blobs import hash_stream
 from ._errors import IntegrityError, ModelverError, StoreError
 
-__all__ = ["check_magic", "deserialize", "read_model", "serialize", "serialize_to"]
+__all__ = ["check_magic", "read_model", "serialize_to"]
 
 _MAGIC = {
     "npy": (0, b"\x93NUMPY"),
@@ -319,33 +319,3 @@ def _extract(f: BinaryIO, target: str) -> Path:
     except OSError:  # another process extracted it first
         shutil.rmtree(tmp, ignore_errors=True)
     return Path(target)
-
-
-# -- the whole-bytes interface, until the store streams through ``_load`` ------------
-
-
-def serialize(obj: Any) -> tuple[str, bytes | str]:
-    """Pick a format for ``obj``; returns (format, bytes) or (format, path of a file).
-
-    Superseded by :func:`serialize_to`; a ``folder``'s path is a temporary tar the
-    caller deletes.
-    """
-    if isinstance(obj, (bytes, bytearray, memoryview)):
-        return "bytes", bytes(obj)
-    if isinstance(obj, os.PathLike) and os.path.isfile(obj):
-        return "file", os.fsdecode(os.fspath(obj))
-    fmt, tmp, _, _ = serialize_to(obj, tempfile.gettempdir())
-    if fmt == "folder":
-        return fmt, tmp
-    try:
-        with open(tmp, "rb") as f:
-            return fmt, f.read()
-    finally:
-        os.unlink(tmp)
-
-
-def deserialize(fmt: str, data: bytes, blob_path: str, extract_dir: str) -> Any:
-    """Turn verified bytes back into the model (superseded by :func:`read_model`)."""
-    if fmt == "bytes":
-        return data
-    return read_model(fmt, io.BytesIO(data), blob_path, extract_dir)

@@ -348,10 +348,12 @@ def test_safe_load_refuses_pickle(store: modelver.Store) -> None:
 
 
 def test_a_blob_that_does_not_match_its_format_is_refused(store: modelver.Store) -> None:
-    from modelver._formats import deserialize
+    import io
+
+    from modelver._formats import read_model
 
     with pytest.raises(modelver.IntegrityError, match="not a valid 'npy'"):
-        deserialize("npy", b"\x80\x05not numpy", "", "")
+        read_model("npy", io.BytesIO(b"\x80\x05not numpy"), "", "")
 
 
 def test_formats_round_trip(store: modelver.Store, tmp_path: Path) -> None:

@@ -127,6 +127,7 @@ class RemoteBackend(RemoteBlobs):
                     seq = entry.seq
                     yield entry
             ahead, rounds = 1, 0
+            read: dict[int, bytes] = {}  # this call's entries, for a checkpoint to backfill
             while True:
                 paths = [self._entry_path(name, s) for s in range(seq + 1, seq + 1 + ahead)]
                 found = self._fetch(paths)
@@ -137,8 +138,12 @@ class RemoteBackend(RemoteBlobs):
                     entry = _decode(found[p].decode())
                     count += 1
                     seq = entry.seq
-                    if self._writable and seq % CHECKPOINT_EVERY == 0:
-                        self._write_checkpoint(name, seq)
+                    if self._writable:  # only a writer backfills checkpoints
+                        read[seq] = found[p]
+                        if seq % CHECKPOINT_EVERY == 0:
+                            # Its writer may have been killed before writing it.
+                            self._write_checkpoint(name, seq, read)
+                            read = {}
                     yield entry
                 if count < len(paths):
                     return
@@ -223,17 +228,23 @@ class RemoteBackend(RemoteBlobs):
                     seq = entry.seq
                     yield entry
 
-    def _write_checkpoint(self, name: str, last: int) -> None:
-        """Bundle entries ``last - 255 .. last`` into one checkpoint file (put-if-absent)."""
-        first = last - CHECKPOINT_EVERY + 1
-        paths = [self._entry_path(name, s) for s in range(first, last + 1)]
+    def _write_checkpoint(self, name: str, last: int,
+                          known: Mapping[int, bytes] | None = None) -> None:
+        """Bundle entries ``last - 255 .. last`` into one checkpoint file (put-if-absent),
+        unless it exists; only the entries not ``known`` (seq → stored bytes) are read."""
+        target = posixpath.join(self._checkpoint_dir(name), _seq_name(last) + ".jsonl")
+        seqs = range(last - CHECKPOINT_EVERY + 1, last + 1)
+        known = known or {}
         with contextlib.suppress(*_transport_errors()):
-            found = self._fetch(paths)
-            if len(found) != CHECKPOINT_EVERY:
+            if self.fs.exists(target):
                 return
-            data = "".join(found[p].decode().rstrip("\n") + "\n" for p in paths).encode()
-            create_exclusive(self.fs, posixpath.join(self._checkpoint_dir(name),
-                                                     _seq_name(last) + ".jsonl"), data)
+            missing = {self._entry_path(name, s): s for s in seqs if s not in known}
+            texts = dict(known)
+            texts.update({missing[p]: data for p, data in self._fetch(list(missing)).items()})
+            if any(s not in texts for s in seqs):
+                return
+            data = "".join(texts[s].decode().rstrip("\n") + "\n" for s in seqs).encode()
+            create_exclusive(self.fs, target, data)
 
     # -- writing -----------------------------------------------------------------------
 
