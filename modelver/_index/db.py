@@ -13,6 +13,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -34,6 +35,7 @@ class Index:
         self._lock = threading.RLock()
         self._pid = os.getpid()
         self.conn = self._connect()
+        _track(self)
         with self.errors("open"):
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_USER_VERSION:
@@ -60,6 +62,14 @@ class Index:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA synchronous = NORMAL")
         return conn
+
+    def _before_fork(self) -> None:
+        """In the parent, just before ``fork``: wait until no thread is inside SQLite on
+        this connection (a child must not inherit a mutex held mid-query)."""
+        self._lock.acquire()
+
+    def _after_fork_in_parent(self) -> None:
+        self._lock.release()
 
     def _after_fork(self) -> None:
         """In a child process: a connection (and a lock another thread may have held)
@@ -172,3 +182,31 @@ class Index:
             )
         add_entry(self.conn, entry.name, entry.seq, entry.id, entry.kind, entry.text,
                   entry.hash, entry.sig, entry.data)
+
+
+_OPEN: weakref.WeakSet[Index] = weakref.WeakSet()
+_HOOKED: list[bool] = []
+
+
+def _track(index: Index) -> None:
+    """Remember an open database for the fork hooks (installed with the first one)."""
+    _OPEN.add(index)
+    if not _HOOKED and hasattr(os, "register_at_fork"):
+        _HOOKED.append(True)
+        os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                            after_in_child=_after_fork_in_child)
+
+
+def _before_fork() -> None:
+    for index in list(_OPEN):
+        index._before_fork()
+
+
+def _after_fork_in_parent() -> None:
+    for index in list(_OPEN):
+        index._after_fork_in_parent()
+
+
+def _after_fork_in_child() -> None:
+    for index in list(_OPEN):
+        index._lock = threading.RLock()  # the parent's, held for the fork, is not ours
