@@ -46,7 +46,7 @@ def commit(chain: Chain, name: str, run: Run | None, digest: str | None, size: i
 
     def build(q: Queries) -> Draft:
         result.clear()
-        if digest is not None and not chain.backend.has_blob(digest):
+        if digest is not None and not chain.backend.restore_blob(digest):
             raise StoreError(f"artifact {digest} was deleted while registering (a "
                              "concurrent gc or retention); register again")
         body: dict[str, Any] = {}
@@ -77,6 +77,12 @@ def commit(chain: Chain, name: str, run: Run | None, digest: str | None, size: i
         return Draft("run" if run is not None else "version", body)
 
     chain.append(name, build)
+    if digest is not None and not chain.backend.restore_blob(digest):
+        # A gc on another machine moved the blob aside after the check above and
+        # emptied its trash: the version is published but cannot be loaded.
+        raise StoreError(f"{result[0].ref if result else name} was registered, but a "
+                         f"concurrent gc deleted its artifact {digest}; register the model "
+                         "again as a new version")
     return result[0] if result else None
 
 

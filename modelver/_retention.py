@@ -16,15 +16,15 @@ deletes each artifact no live record references. The version's record stays:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._durations import parse_duration, show_duration
 from ._errors import Conflict, InvalidName, NotFound, Protected
-from ._gc import GcReport, gc
+from ._gc import GcReport, delete_unreferenced, gc
 from ._log import Draft
 from ._names import check_name
 from ._records import Tombstone, utcnow
@@ -39,38 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ["GcReport", "PlannedDeletion", "RetentionPlan", "RetentionPolicy", "gc",
            "parse_duration", "plan_retention"]
-
-_DAY = 86400
-_UNITS = {"s": 1, "min": 60, "h": 3600, "d": _DAY, "w": 7 * _DAY, "mo": 30 * _DAY,
-          "y": 365 * _DAY}
-_DURATION = re.compile(r"\s*(\d+)\s*([a-z]+)\s*", re.ASCII)
-
-
-def parse_duration(value: timedelta | str | None, what: str = "duration") -> timedelta | None:
-    """``"90d"``, ``"12h"``, ``"7y"`` (units s, min, h, d, w, mo = 30d, y = 365d) or a
-    :class:`~datetime.timedelta`; ``"m"`` is refused as ambiguous."""
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        if value < timedelta(0):
-            raise InvalidName(f"{what} must not be negative, got {value}")
-        return value
-    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
-    if match is None or match.group(2) not in _UNITS:
-        hint = ("; 'm' is ambiguous: write 'min' for minutes or 'mo' for months"
-                if match is not None and match.group(2) == "m" else "")
-        raise InvalidName(f"{what} must be a duration like '90d', '12h' or '7y' (units s, min, "
-                          f"h, d, w, mo, y), not {value!r}{hint}")
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
-
-
-def _show_duration(d: timedelta) -> str:
-    seconds = int(d.total_seconds())
-    for unit in ("y", "w", "d", "h", "min"):
-        if seconds and seconds % _UNITS[unit] == 0:
-            return f"{seconds // _UNITS[unit]}{unit}"
-    return f"{seconds}s"
-
 
 def _keep_last(_: Any, __: Any, value: int | None) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
@@ -123,13 +91,13 @@ class RetentionPolicy:
         if self.keep_last is not None:
             parts.append(f"keep_last={self.keep_last}")
         if self.keep_within is not None:
-            parts.append(f"keep_within={_show_duration(self.keep_within)}")
+            parts.append(f"keep_within={show_duration(self.keep_within)}")
         if self.keep_aliased:
             parts.append("keep_aliased")
         if self.keep_tagged:
             parts.append(f"keep_tagged={','.join(self.keep_tagged)}")
         if self.min_age is not None:
-            parts.append(f"min_age={_show_duration(self.min_age)}")
+            parts.append(f"min_age={show_duration(self.min_age)}")
         return ", ".join(parts)
 
 
@@ -242,7 +210,7 @@ def plan_retention(chain: Chain, policy: RetentionPolicy, name: str | None = Non
     cutoff, within = "\uffff", ""
     if policy.keep_within is not None:
         cutoff = unstructure(now - policy.keep_within)
-        within = f"keep_within={_show_duration(policy.keep_within)}"
+        within = f"keep_within={show_duration(policy.keep_within)}"
     rule = _rule(policy)
     rank, current = 0, None
     for n, v, digest, created, size in rows:
@@ -287,7 +255,7 @@ def _special(q: Queries, policy: RetentionPolicy, name: str | None, now: datetim
             if served + policy.min_age > now:
                 why.setdefault(key, []).append(
                     f"served behind an alias until {served:%Y-%m-%d}: min_age="
-                    f"{_show_duration(policy.min_age)} not passed")
+                    f"{show_duration(policy.min_age)} not passed")
     if policy.keep_tagged:
         tagged: dict[tuple[str, str], str] = {}
         for n, v, tag_key in q.tagged(policy.keep_tagged, name):
@@ -303,7 +271,7 @@ def _rule(policy: RetentionPolicy) -> str:
     if policy.keep_last is not None:
         parts.append(f"not among the last {policy.keep_last} (#{{}})")
     if policy.keep_within is not None:
-        parts.append(f"older than {_show_duration(policy.keep_within)}")
+        parts.append(f"older than {show_duration(policy.keep_within)}")
     return " and ".join(parts)
 
 
@@ -334,7 +302,7 @@ def _protection(q: Queries, name: str, version: str, policy: RetentionPolicy,
         served = _last_served(q, name, now).get((name, version))
         if served is not None and served + policy.min_age > now:
             return (f"served behind an alias until {served:%Y-%m-%d} and min_age="
-                    f"{_show_duration(policy.min_age)} has not passed")
+                    f"{show_duration(policy.min_age)} has not passed")
     return None
 
 
@@ -357,7 +325,8 @@ def _apply(chain: Chain, plan: RetentionPlan) -> list[Tombstone]:
             tombstones.append(tomb)
             done.append(d)
     finally:
-        _delete_unreferenced(chain, done)
+        if done:
+            delete_unreferenced(chain, {d.digest for d in done})
     return tombstones
 
 
@@ -378,22 +347,3 @@ def _tombstone_builder(d: PlannedDeletion, tomb: Tombstone, plan: RetentionPlan,
         return Draft("tombstone", {"version": d.version, "digest": mv.digest,
                                    "tombstone": unstructure(tomb)})
     return build
-
-
-def _delete_unreferenced(chain: Chain, done: list[PlannedDeletion]) -> int:
-    """Delete the artifacts of ``done`` that no live record references; bytes freed.
-
-    The check and the delete run in one write transaction, so no version naming the
-    blob can be committed in between.
-    """
-    freed = 0
-    if not done:
-        return 0
-    chain.sync()  # a version of any model registered since may use these blobs
-    q = chain.queries
-    code = q.code_blobs()
-    with chain.index.write():
-        for digest in sorted({d.digest for d in done}):
-            if not q.digest_is_live(digest) and digest not in code:
-                freed += chain.backend.delete_blob(digest)
-    return freed

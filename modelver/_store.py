@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ._chain import Chain, StaleWarning
@@ -330,11 +330,18 @@ class Store:
 
         return plan_retention(self.chain, policy, name)
 
-    def gc(self, *, dry_run: bool = False) -> GcReport:
-        """Delete blobs no record references (left by interrupted uploads or retention)."""
-        from ._gc import gc
+    def gc(self, *, dry_run: bool = False, grace: timedelta | str | float = "1h"
+           ) -> GcReport:
+        """Delete blobs no record references (left by interrupted uploads or retention).
 
-        return gc(self.chain, dry_run=dry_run)
+        Blobs written within ``grace`` (``"1h"``, a timedelta, or seconds) are kept: a
+        writer may be about to name them. On object storage a deleted blob is moved to
+        the store's trash first, and a later ``gc`` removes it once ``grace`` has passed,
+        so a version another machine registers meanwhile keeps its artifact.
+        """
+        from ._gc import gc, grace_seconds
+
+        return gc(self.chain, dry_run=dry_run, grace_s=grace_seconds(grace))
 
     # -- moving between stores ---------------------------------------------------
 

@@ -137,6 +137,18 @@ class BackendContract:
         assert not backend.has_blob(digest)
         assert list(backend.blob_digests()) == []
 
+    def test_restore_blob_says_whether_a_deleted_blob_is_back(
+            self, store: modelver.Store) -> None:
+        backend = store.backend
+        digest, _ = backend.put_bytes(b"named by a version a moment ago")
+        assert backend.restore_blob(digest)  # present: nothing to do
+        backend.delete_blob(digest)
+        back = backend.restore_blob(digest)  # from a trash, where the backend keeps one
+        assert back == backend.has_blob(digest)
+        if back:
+            with backend.open_blob(digest) as f:
+                assert f.read() == b"named by a version a moment ago"
+
     # -- the store on it -----------------------------------------------------------------
 
     def test_register_then_load_round_trips(self, store: modelver.Store) -> None:

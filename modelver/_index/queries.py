@@ -324,11 +324,6 @@ class Queries:
             "SELECT v.name, v.version, v.digest FROM versions v WHERE v.digest IN "
             f"(SELECT value FROM json_each(?)) AND {_LIVE}", (json.dumps(sorted(digests)),))}
 
-    def digest_is_live(self, digest: str) -> bool:
-        """Whether a live version's artifact is this blob."""
-        return self.index.one(f"SELECT 1 FROM versions v WHERE v.digest = ? AND {_LIVE} LIMIT 1",
-                              (digest,)) is not None
-
     def code_blobs(self) -> dict[str, str]:
         """digest → owner of every blob a run's code record names (sources, diffs)."""
         rows = self.index.query(

@@ -90,6 +90,9 @@ def gc_text(report: GcReport) -> str:
                      "that a writer may be about to reference")
     if report.temporaries:
         lines.append(f"removed {len(report.temporaries)} leftover temporary file(s)")
+    if report.restored:
+        lines.append(f"put back {len(report.restored)} blob(s) from the trash that a record "
+                     "names again")
     return "\n".join(lines)
 
 

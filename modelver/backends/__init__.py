@@ -90,7 +90,13 @@ class Backend(Protocol):
         """Drop this machine's cached copy of a blob; False where there is no cache."""
 
     def delete_blob(self, digest: str) -> int:
-        """Delete a blob; returns the bytes freed."""
+        """Delete a blob; returns the bytes freed. A backend whose writers do not share
+        a lock with gc (object storage) moves it into a trash instead, from which
+        :meth:`restore_blob` can put it back."""
+
+    def restore_blob(self, digest: str) -> bool:
+        """Make sure a blob that a just-published entry names is present, putting it
+        back if a concurrent gc deleted it; False when it is gone for good."""
 
     def blob_digests(self) -> Iterator[str]:
         """Every stored blob."""

@@ -7,13 +7,14 @@ import contextlib
 import hashlib
 import os
 import posixpath
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from datetime import datetime
 from typing import Any, BinaryIO
 
 from .._blobs import check_digest, hash_stream
-from .._errors import NotFound, StoreError
+from .._errors import ModelverError, NotFound, StoreError
 from ._cache import BlobCache
 from ._exclusive import create_exclusive
 from ._transport import progress as _progress
@@ -119,8 +120,6 @@ class RemoteBlobs:
     def remove_temporaries(self, older_than_s: float = 3600.0) -> list[str]:
         """Delete temporary uploads (``tmp/``) that killed writers left behind, once
         they are older than ``older_than_s``; returns their paths."""
-        import time
-
         removed: list[str] = []
         with _unreachable_as(StoreError, f"cannot clean up {self.uri!r}"):
             try:
@@ -166,12 +165,16 @@ class RemoteBlobs:
         tmp = self.cache.temp_file()
         try:
             with _unreachable_as(StoreError, f"cannot download {digest} from {self.uri!r}"):
-                try:  # one GET for a small blob (open() would ask for its size first);
-                    with _progress(f"downloading {digest[:19]}") as callback:
-                        self.fs.get_file(self._blob_key(digest), tmp, callback=callback)
-                except FileNotFoundError:
+                for key in [self._blob_key(digest), *self._trashed(digest)]:
+                    try:  # one GET for a small blob (open() would ask for its size first)
+                        with _progress(f"downloading {digest[:19]}") as callback:
+                            self.fs.get_file(key, tmp, callback=callback)
+                        break
+                    except FileNotFoundError:
+                        continue  # moved aside by a gc racing a registration: the trash
+                else:
                     raise NotFound(f"artifact {digest} is missing from {self.uri!r}; run "
-                                   "`modelver verify`") from None
+                                   "`modelver verify`")
             return self.cache.add_file(digest, tmp)
         finally:
             with contextlib.suppress(OSError):
@@ -196,16 +199,97 @@ class RemoteBlobs:
         return open(self.blob_path(digest), "rb")
 
     def delete_blob(self, digest: str) -> int:
-        """Delete a blob from the store (and this machine's cache)."""
+        """Move a blob into the store's trash (``trash/<hex>.<unix time>``) and drop this
+        machine's cached copy; returns its size.
+
+        The trash is what makes gc safe without a server: a writer that published a
+        version naming the blob meanwhile puts it back (:meth:`restore_blob`), and only
+        a later gc empties the trash once its grace period has passed
+        (:meth:`empty_trash`). Loads find a blob in the trash too.
+        """
         key = self._blob_key(digest)
         with _unreachable_as(StoreError, f"cannot delete {digest} from {self.uri!r}"):
             try:
                 size = int(self.fs.info(key, refresh=True).get("size") or 0)
-                self.fs.rm_file(key)
+                self._move(key, self._p("trash", f"{digest[7:]}.{int(time.time())}"))
             except FileNotFoundError:
                 size = 0
         self.cache.blobs.delete(digest)
         return size
+
+    def _move(self, src: str, dst: str) -> None:
+        """Rename an object (a copy and a delete on object storage); a missing ``src``
+        raises ``FileNotFoundError``."""
+        if {"file", "local"} & _protocols(self.fs):
+            self.fs.makedirs(posixpath.dirname(dst), exist_ok=True)
+        self.fs.mv(src, dst)
+
+    def _trashed(self, digest: str) -> list[str]:
+        """Keys of the blob's copies in the trash, newest first."""
+        prefix = check_digest(digest)[7:] + "."
+        try:
+            listed = self.fs.ls(self._p("trash"), detail=False, refresh=True)
+        except FileNotFoundError:
+            return []
+        found = [str(k) for k in listed if posixpath.basename(str(k)).startswith(prefix)]
+        return sorted(found, key=_trashed_at, reverse=True)
+
+    def restore_blob(self, digest: str) -> bool:
+        """Make sure a blob that a just-published entry names is in the store.
+
+        It is put back from the trash when a concurrent gc moved it there, else
+        uploaded again from this machine's cached copy. True when the blob is present
+        afterwards; False when it is gone everywhere.
+        """
+        with _unreachable_as(StoreError, f"cannot reach {self.uri!r}"):
+            if self.has_blob(digest):
+                return True
+            key = self._blob_key(digest)
+            for trashed in self._trashed(digest):
+                try:
+                    self._move(trashed, key)
+                except FileNotFoundError:
+                    continue  # another writer (or gc) put this copy back first
+                return True
+            if self.has_blob(digest):
+                return True
+            cached = self.cache.get(digest)
+            if cached is None:
+                return False
+            self._upload(cached, digest, os.stat(cached))
+            return True
+
+    def empty_trash(self, referenced: Container[str], older_than_s: float = 3600.0
+                    ) -> list[str]:
+        """Delete the blobs in the trash for good once they have been there
+        ``older_than_s`` seconds, except those in ``referenced`` (a current sync of the
+        log): those are put back. Returns the digests put back."""
+        restored: list[str] = []
+        with _unreachable_as(StoreError, f"cannot clean up {self.uri!r}"):
+            try:
+                listed = self.fs.ls(self._p("trash"), detail=False, refresh=True)
+            except FileNotFoundError:
+                return restored
+            now = time.time()
+            for key in sorted(str(k) for k in listed):
+                hexd = posixpath.basename(key).split(".", 1)[0]
+                digest = "sha256:" + hexd
+                try:
+                    check_digest(digest)
+                except ModelverError:
+                    continue  # not a trashed blob: leave it alone
+                if digest in referenced:
+                    if not self.has_blob(digest):
+                        with contextlib.suppress(FileNotFoundError):
+                            self._move(key, self._blob_key(digest))
+                            restored.append(digest)
+                            continue
+                    with contextlib.suppress(FileNotFoundError):
+                        self.fs.rm_file(key)
+                elif now - _trashed_at(key) >= older_than_s:
+                    with contextlib.suppress(FileNotFoundError):
+                        self.fs.rm_file(key)
+        return restored
 
     def blob_digests(self) -> Iterator[str]:
         """Every blob in the store."""
@@ -225,6 +309,14 @@ class RemoteBlobs:
         with _unreachable_as(StoreError, f"cannot read {digest} from {self.uri!r}"), \
                 self.fs.open(self._blob_key(digest), "rb") as f:
             return hash_stream(f)[0]
+
+
+def _trashed_at(key: str) -> float:
+    """When a blob was moved into the trash, from its key ``trash/<hex>.<unix time>``."""
+    try:
+        return float(key.rsplit(".", 1)[1])
+    except (IndexError, ValueError):
+        return 0.0
 
 
 def _mtime(info: dict[str, Any]) -> float | None:

@@ -124,6 +124,11 @@ class LocalBackend:
         """Delete the blob file."""
         return self.blobs.delete(digest)
 
+    def restore_blob(self, digest: str) -> bool:
+        """Whether the blob is present: gc deletes only inside the write transaction
+        that registrations also take, so a registered blob is never deleted under them."""
+        return self.blobs.has(digest)
+
     def blob_digests(self) -> Iterator[str]:
         """Every blob in the folder."""
         return self.blobs.digests()

@@ -103,13 +103,15 @@ def cmd_retention(args: argparse.Namespace, store: modelver.Store) -> Output:
 
 def _gc_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="list what would be deleted")
+    p.add_argument("--grace", default="1h", metavar="DURATION",
+                   help="keep blobs written this recently, e.g. '1h' (default), '30min'")
 
 
 @command("gc", "delete blobs that no record references (interrupted uploads, deleted "
          "versions)", "modelver gc --dry-run", _gc_args)
 def cmd_gc(args: argparse.Namespace, store: modelver.Store) -> Output:
-    """``modelver gc [--dry-run]``."""
-    report = store.gc(dry_run=args.dry_run)
+    """``modelver gc [--dry-run] [--grace 1h]``."""
+    report = store.gc(dry_run=args.dry_run, grace=args.grace)
     return Output(str(report), plain(report))
 
 
