@@ -67,7 +67,7 @@ from ._records import (
 )
 from ._resolve import split_ref
 from ._run import ActiveRun, CaptureWarning, current_run
-from ._store import StaleWarning, Store
+from ._store import QuarantineWarning, StaleWarning, Store
 from ._training import training, versioned_training
 
 if TYPE_CHECKING:
@@ -132,6 +132,7 @@ __all__ = [
     "PlannedDeletion",
     "Problem",
     "Protected",
+    "QuarantineWarning",
     "Resources",
     "RetentionPlan",
     "RetentionPolicy",

@@ -11,19 +11,20 @@ that inside one ``BEGIN IMMEDIATE`` of the registry database, so it never loses.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
 
-from ._errors import IntegrityError, ModelverError, StoreError
+from ._errors import IntegrityError, InvalidName, ModelverError, StoreError
 from ._index import Index, Queries
-from ._log import Draft, Entry, seal, sign, signing_key
+from ._log import MAX_ENTRY_BYTES, Draft, Entry, seal, sign, signing_key
 from ._user import current_user
 from .backends import Backend
 
-__all__ = ["Build", "Chain", "StaleWarning"]
+__all__ = ["Build", "Chain", "QuarantineWarning", "StaleWarning"]
 
 Build = Callable[[Queries], Draft]
 """Builds the next entry's draft from a current read model; raises to write nothing."""
@@ -32,6 +33,15 @@ MAX_RETRIES = 1000
 BACKOFF_S = 0.01
 BACKOFF_MAX_S = 0.25
 _BATCH = 256  # entries applied per read-model transaction while replaying
+
+
+class _Lost(Exception):
+    """Another writer took the entry's place: roll its trial application back."""
+
+
+class QuarantineWarning(UserWarning):
+    """A log entry could not be applied: it was quarantined, and the rest of the store
+    keeps working. ``modelver verify`` lists quarantined entries."""
 
 
 class StaleWarning(UserWarning):
@@ -133,15 +143,40 @@ class Chain:
                 try:
                     if entry.name != name:
                         raise IntegrityError(f"entry {entry.seq} names {entry.name!r}")
-                    self.index.add(entry)  # checks that it continues the chain
+                    problem = self.index.replay(entry)  # checks that it continues the chain
                 except IntegrityError:
                     raise IntegrityError(
                         f"the log of {name!r} is broken at entry {entry.seq}: it does not "
                         f"follow entry {seq}; run `modelver verify --store {self.uri}`"
                         ) from None
+                if problem is not None:
+                    warnings.warn(
+                        f"entry {entry.seq} of {name!r} in {self.uri!r} was quarantined: "
+                        f"{problem}. The rest of the store works; `modelver verify` lists it",
+                        QuarantineWarning, stacklevel=4)
                 seq = entry.seq
 
     # -- writing ---------------------------------------------------------------------
+
+    def _publish(self, entry: Entry) -> bool:
+        """Append a sealed entry to the backend's log; False when another writer won.
+
+        The entry is applied to the read model first, in a savepoint: an entry that
+        does not apply here would not apply on any other machine either, so it is
+        refused before anyone can see it (``IntegrityError``), and nothing is written.
+        """
+        size = len(entry.text.encode())
+        if size > MAX_ENTRY_BYTES:
+            raise InvalidName(f"the record for {entry.name!r} is {size:,} bytes of JSON, more "
+                              f"than the {MAX_ENTRY_BYTES:,} allowed: keep large things in "
+                              "artifacts or data snapshots, not in params or tags")
+        if self.backend.log_in_index:
+            return self.backend.append(entry)  # applied in the same transaction
+        with self.index.write():  # a savepoint of the caller's transaction
+            self.index.add(entry)
+            if not self.backend.append(entry):
+                raise _Lost
+        return True
 
     def append(self, name: str, build: Build) -> Entry:
         """Append the draft ``build(queries)`` returns to the chain of ``name``.
@@ -162,10 +197,9 @@ class Chain:
                     draft = None  # a stale replica must not decide a refusal
                 if draft is not None:
                     entry = seal(name, seq + 1, prev, draft, by)
-                    if self.backend.append(entry):
-                        if not self.backend.log_in_index:
-                            self.index.add(entry)
-                        return entry
+                    with contextlib.suppress(_Lost):
+                        if self._publish(entry):
+                            return entry
             if draft is not None:
                 # Lost the race: back off a random while so that the losers spread out.
                 time.sleep(random.uniform(0, min(BACKOFF_MAX_S, BACKOFF_S * 2 ** attempt)))  # noqa: S311

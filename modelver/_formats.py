@@ -281,9 +281,23 @@ def _read_npy(f: BinaryIO) -> Any:
 
 
 def _extract(f: BinaryIO, target: str) -> Path:
-    """Extract a folder artifact, streamed from ``f``, once into ``target`` (named by digest)."""
+    """Extract a folder artifact, streamed from ``f`` (already verified), once into
+    ``target`` (named by digest), and return it.
+
+    Beside it, ``<target>.manifest.json`` lists every extracted file's size and
+    sha256. An existing extraction is checked against that manifest on every load:
+    a file edited, added or removed there (by a user writing into the returned
+    folder, say) is never served; the folder is extracted again from the artifact.
+    """
     if os.path.isdir(target):
-        return Path(target)
+        if _tree_matches(target):
+            return Path(target)
+        import warnings
+
+        warnings.warn(f"the extracted folder {target!r} was changed since it was extracted; "
+                      "extracting it again from the verified artifact", UserWarning,
+                      stacklevel=5)
+        _discard_tree(target)
     import shutil
 
     parent = os.path.dirname(target)
@@ -306,6 +320,7 @@ def _extract(f: BinaryIO, target: str) -> Path:
         for root, _, files in os.walk(tmp):  # the extracted model is read-only, like its blob
             for fname in files:
                 os.chmod(os.path.join(root, fname), 0o444)
+        _write_manifest(target, _tree(tmp))
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, tarfile.TarError):
@@ -319,3 +334,61 @@ def _extract(f: BinaryIO, target: str) -> Path:
     except OSError:  # another process extracted it first
         shutil.rmtree(tmp, ignore_errors=True)
     return Path(target)
+
+
+def _tree(root: str) -> dict[str, Any]:
+    """``{relative path: [size, sha256]}`` of every file, ``{path/: None}`` of every
+    folder, under ``root``."""
+    tree: dict[str, Any] = {}
+    for folder, dirs, files in os.walk(root):
+        rel = os.path.relpath(folder, root)
+        for d in dirs:
+            tree[os.path.normpath(os.path.join(rel, d)) + "/"] = None
+        for fname in files:
+            full = os.path.join(folder, fname)
+            if os.path.islink(full):
+                tree[os.path.normpath(os.path.join(rel, fname))] = ["link"]
+                continue
+            with open(full, "rb") as fh:
+                digest, size = hash_stream(fh)
+            tree[os.path.normpath(os.path.join(rel, fname))] = [size, digest]
+    return tree
+
+
+def _write_manifest(target: str, tree: dict[str, Any]) -> None:
+    import json
+
+    tmp = f"{target}.manifest.json.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(tree, out, sort_keys=True)
+    os.replace(tmp, target + ".manifest.json")
+
+
+def _tree_matches(target: str) -> bool:
+    """Whether an extracted folder still holds exactly what its manifest lists."""
+    import json
+
+    try:
+        with open(target + ".manifest.json", encoding="utf-8") as fh:
+            expected = json.load(fh)
+        return bool(_tree(target) == expected)
+    except (OSError, ValueError):
+        return False
+
+
+def _discard_tree(target: str) -> None:
+    """Move a changed extraction out of the way and delete it."""
+    import shutil
+
+    aside = tempfile.mkdtemp(dir=os.path.dirname(target), prefix=".discard-")
+    try:
+        os.rename(target, os.path.join(aside, "tree"))
+    except OSError as exc:
+        shutil.rmtree(aside, ignore_errors=True)
+        if not os.path.isdir(target):
+            return  # another process moved it first
+        raise IntegrityError(f"the extracted folder {target!r} was changed and cannot be "
+                             f"replaced ({exc}); delete it and load again") from None
+    with contextlib.suppress(OSError):
+        os.unlink(target + ".manifest.json")
+    shutil.rmtree(aside, ignore_errors=True)

@@ -8,13 +8,16 @@ Out, :func:`load_artifact`, for a version already resolved (lock pin included):
 
 1. refuse a version deleted by retention, and, with ``safe``, a format that runs
    code when loaded (:data:`UNSAFE_FORMATS`);
-2. look in the :class:`ArtifactCache` (keyed by digest and format);
+2. look in the :class:`ArtifactCache` (keyed by digest and format); ``file`` and
+   ``folder`` artifacts, whose result is a path to bytes on disk, skip it;
 3. stream-verify the blob file: hash it in chunks, never holding it in memory; a
    damaged cached copy of a remote blob is dropped and fetched once more;
 4. deserialize from the same open file, only after its digest matched: a pickle
    runs code, so it is hashed to the end first and unpickled in a second pass (the
    operating system's page cache makes that pass cheap). ``file`` artifacts are
-   never read beyond the hash; ``npy`` arrays are memory-mapped, read-only.
+   never read beyond the hash; ``npy`` arrays are memory-mapped, read-only; an
+   extracted ``folder`` is checked against the manifest written when it was
+   extracted, and extracted again if anything in it changed.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from ._blobs import hash_stream
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_CACHE_BYTES",
-    "PATH_COST",
     "UNSAFE_FORMATS",
     "ArtifactCache",
     "BlobSink",
@@ -50,10 +51,6 @@ UNSAFE_FORMATS = frozenset({"pickle"})
 
 DEFAULT_CACHE_BYTES = 512 * 2**20
 """The default bound of an :class:`ArtifactCache` (``MODELVER_LOAD_CACHE_BYTES`` overrides)."""
-
-PATH_COST = 1024
-"""What a cached ``file`` or ``folder`` result counts against the bound: it is a path,
-not the artifact's bytes."""
 
 _PATH_FORMATS = frozenset({"file", "folder"})
 _MISSING: Any = object()
@@ -98,13 +95,13 @@ class ArtifactCache:
     Entries are keyed by ``(digest, format)``: the same bytes registered as ``bytes``
     and as a ``file`` load as different objects. Each counts its artifact's size
     against ``max_bytes`` (default 512 MiB, or ``MODELVER_LOAD_CACHE_BYTES``; 0
-    disables the cache), except ``file`` and ``folder`` results, which are paths and
-    count :data:`PATH_COST`. An artifact larger than the whole bound is not kept.
+    disables the cache). An artifact larger than the whole bound is not kept.
+    ``file`` and ``folder`` artifacts are never cached: their result is a path whose
+    bytes could change on disk, so every load verifies them again.
 
     **Repeated loads of one artifact return the same object**, to every caller and
     thread, as long as it stays cached: copy a model before mutating it
-    (``copy.deepcopy``), or every later ``load`` sees the change. Paths are safe to
-    share: ``file`` and ``folder`` artifacts are read-only files. ``npy`` arrays are
+    (``copy.deepcopy``), or every later ``load`` sees the change. ``npy`` arrays are
     read-only too (writing to one raises ``ValueError``). Thread-safe; concurrent
     loads of one artifact deserialize it once.
     """
@@ -233,15 +230,11 @@ def load_artifact(mv: ModelVersion, blobs: BlobSource, *, safe: bool,
     if safe and mv.format in UNSAFE_FORMATS:
         raise UnsafeFormat(f"{mv.ref} is stored as {mv.format!r}, which runs code when "
                            "loaded; pass safe=False if you trust this store")
-    cost = PATH_COST if mv.format in _PATH_FORMATS else mv.size
-    valid = _still_there if mv.format in _PATH_FORMATS else None
-    return cache.get_or_load(mv.digest, mv.format, cost, lambda: _load(mv, blobs), valid)
-
-
-def _still_there(obj: Any) -> bool:
-    """A cached path whose file is gone (a remote blob evicted from this machine's cache,
-    say) is loaded again."""
-    return isinstance(obj, Path) and obj.exists()
+    if mv.format in _PATH_FORMATS:
+        # A path's bytes live on disk, where they can change between two loads: each
+        # load verifies them again (the blob's digest, an extracted folder's manifest).
+        return _load(mv, blobs)
+    return cache.get_or_load(mv.digest, mv.format, mv.size, lambda: _load(mv, blobs))
 
 
 def _load(mv: ModelVersion, blobs: BlobSource) -> Any:

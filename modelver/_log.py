@@ -23,6 +23,11 @@ from ._serde import canonical, unstructure
 __all__ = ["Draft", "Entry", "combined_head", "seal", "sign"]
 
 ENTRY_FORMAT = 1
+"""The entry format this modelver writes and reads; a newer one is quarantined."""
+KINDS = frozenset({"run", "version", "alias", "tombstone", "hold"})
+MAX_ENTRY_BYTES = 8 << 20
+"""The largest entry accepted (8 MiB of canonical JSON): records are metadata."""
+_FIELDS = {"name": str, "seq": int, "id": str, "kind": str, "body": dict}
 
 
 @attrs.frozen
@@ -47,6 +52,8 @@ class Entry:
     hash: str
     sig: str | None = None
     stored_hash: str | None = None
+    problem: str | None = None
+    """Why the entry cannot be applied (it is then quarantined), or None."""
 
     @property
     def body(self) -> dict[str, Any]:
@@ -97,16 +104,66 @@ def seal(name: str, seq: int, prev: str | None, draft: Draft, by: str) -> Entry:
     return Entry(name, seq, draft.id, draft.kind, data, text, digest, sign(digest, signing_key()))
 
 
-def parse(text: str, sig: str | None = None, stored_hash: str | None = None) -> Entry:
-    """An entry from its stored text (the hash is recomputed; ``stored_hash`` is kept
-    beside it for ``verify`` to compare)."""
+def parse(text: str | bytes, sig: str | None = None, stored_hash: str | None = None, *,
+          name: str | None = None, seq: int | None = None) -> Entry:
+    """An entry from its stored text; never raises.
+
+    The hash is recomputed (``stored_hash`` is kept beside it for ``verify`` to
+    compare). An entry that is not UTF-8, not JSON, lacks a field, is too large, or
+    was written by a newer modelver comes back with :attr:`Entry.problem` set, its
+    place (``name``, ``seq``: where it was found) and the hash of its bytes, so that
+    its chain goes on past it.
+    """
     import json
 
-    data = json.loads(text)
-    return Entry(
-        str(data["name"]), int(data["seq"]), str(data["id"]), str(data["kind"]),
-        data, text, entry_hash(text), sig, stored_hash,
-    )
+    raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    problem: str | None = None
+    data: Any = None
+    if len(raw) > MAX_ENTRY_BYTES:
+        problem = f"it is {len(raw):,} bytes, more than the {MAX_ENTRY_BYTES:,} allowed"
+    else:
+        try:
+            decoded = raw.decode("utf-8")
+            data = json.loads(decoded)
+        except UnicodeDecodeError:
+            problem = "it is not UTF-8 text"
+        except ValueError as exc:
+            problem = f"it is not JSON ({exc})"
+        else:
+            problem = entry_problem(data, name, seq)
+    if problem is None:
+        return Entry(data["name"], data["seq"], data["id"], data["kind"], data, decoded,
+                     digest, sig, stored_hash)
+    shown = raw.decode("utf-8", "replace")
+    kept = {"prev": data["prev"]} if isinstance(data, dict) and isinstance(
+        data.get("prev"), str) else {}
+    return Entry(name if name is not None else "?", seq if seq is not None else 0,
+                 "invalid-" + digest[7:39], "invalid", kept, shown, digest, sig, stored_hash,
+                 problem)
+
+
+def entry_problem(data: Any, name: str | None, seq: int | None) -> str | None:
+    """What is wrong with an entry's parsed JSON as an entry (not as records), or None."""
+    if not isinstance(data, dict):
+        return "it is not a JSON object"
+    fmt = data.get("format", ENTRY_FORMAT)
+    if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt > ENTRY_FORMAT:
+        return (f"it was written by a newer modelver (entry format {fmt}; this one reads "
+                f"{ENTRY_FORMAT}): upgrade modelver to read it")
+    for field, kind in _FIELDS.items():
+        value = data.get(field)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return f"its {field!r} is missing or not a {kind.__name__}"
+    if data["kind"] not in KINDS:
+        return f"it is of an unknown kind {data['kind']!r}"
+    if not (data.get("prev") is None or isinstance(data["prev"], str)):
+        return "its 'prev' is not a hash"
+    if name is not None and data["name"] != name:
+        return f"it names model {data['name']!r} but is in the log of {name!r}"
+    if seq is not None and data["seq"] != seq:
+        return f"it says it is entry {data['seq']} but is stored as entry {seq}"
+    return None
 
 
 def combined_head(heads: dict[str, tuple[int, str]]) -> str:

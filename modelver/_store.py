@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ._chain import Chain, StaleWarning
+from ._chain import Chain, QuarantineWarning, StaleWarning
 from ._context import record_parent
 from ._errors import IntegrityError, InvalidName, NotFound, StoreError
 from ._index import IndexStatCache
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ._transfer import TransferReport
     from ._verify import VerifyReport
 
-__all__ = ["StaleWarning", "Store"]
+__all__ = ["QuarantineWarning", "StaleWarning", "Store"]
 
 
 class Store:

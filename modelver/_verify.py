@@ -66,14 +66,14 @@ def _walk_chain(name: str, entries: list[Entry], key: bytes | None,
         if e.stored_hash is not None and e.stored_hash != e.hash:
             problems.append(Problem("edited", where, "the entry's text no longer matches the "
                                     "hash it was written with"))
-        if e.data.get("name") != name:
+        if e.problem is None and e.data.get("name") != name:
             problems.append(Problem("moved", where, "the entry belongs to another model's chain"))
         if e.seq > expected:
             problems.append(Problem("deleted", where, f"entries {expected}..{e.seq - 1} are "
                                     "missing"))
         elif e.seq < expected:
             problems.append(Problem("reordered", where, f"expected entry {expected} here"))
-        if e.prev != prev:
+        if e.prev != prev and not (e.problem is not None and "prev" not in e.data):
             problems.append(Problem("edited-or-reordered", where, "its 'prev' hash does not "
                                     "match the entry before it"))
         if e.id in ids:
@@ -134,9 +134,12 @@ def verify_store(chain: Chain, *, head: str | None = None, blobs: bool = True) -
             for e in entries:
                 try:
                     with replay.write():  # a savepoint: one bad entry is skipped alone
-                        replay.add(_rechain(rq, e))
+                        replay.replay(_rechain(rq, e))
                 except Exception as exc:
                     problems.append(Problem("unreadable", f"{name}#{e.seq}", str(exc)))
+    for name, seq, why in rq.quarantined():
+        problems.append(Problem("quarantined", f"{name}#{seq}", f"{why}; the entry is kept "
+                                "but not applied: fix or supersede what it meant to record"))
     _compare_index(chain.queries, rq, problems)
     actual_head = combined_head(heads)
     if head is not None and head != actual_head:
@@ -155,7 +158,7 @@ def _rechain(replay: Queries, e: Entry) -> Entry:
 
 def _check_blobs(backend: Backend, replay: Queries, problems: list[Problem]) -> int:
     present = set(backend.blob_digests())
-    for digest, owner in sorted(replay.referenced_blobs().items()):
+    for digest, owner in sorted(replay.referenced_blobs(quarantined=False).items()):
         if digest not in present:
             problems.append(Problem("missing-blob", owner, f"blob {digest} is missing"))
     for digest in sorted(present):

@@ -150,5 +150,5 @@ def test_a_bad_grace_is_refused(store: modelver.Store, grace: Any) -> None:
 
 @pytest.mark.parametrize("within", ["99999999999999999999d", "5000y"])
 def test_a_huge_duration_is_refused(within: str) -> None:
-    with pytest.raises(modelver.InvalidName, match="1000 years|duration"):
+    with pytest.raises(modelver.InvalidName, match=r"1000 years|duration"):
         modelver.RetentionPolicy(keep_within=within)

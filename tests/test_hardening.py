@@ -201,3 +201,38 @@ def test_remote_gc_removes_uploads_that_killed_writers_left(tmp_path: Path) -> N
     assert [Path(p).name for p in report.temporaries] == ["killed-writer"]
     assert not stale.exists() and fresh.exists()
     assert store.load("fraud") is not None
+
+
+def test_a_file_edited_inside_an_extracted_folder_is_never_served(
+        store: modelver.Store, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    (model / "sub").mkdir(parents=True)
+    (model / "weights.bin").write_bytes(b"w" * 1000)
+    (model / "sub" / "config.json").write_text('{"layers": 2}')
+    store.register("fraud", model)
+    served = store.load("fraud")
+    edited = served / "sub" / "config.json"
+    edited.chmod(0o644)
+    edited.write_text('{"layers": 3}')
+    (served / "extra.txt").write_text("planted")
+    with pytest.warns(UserWarning, match="changed since it was extracted"):
+        again = store.load("fraud")
+    assert (again / "sub" / "config.json").read_text() == '{"layers": 2}'
+    assert not (again / "extra.txt").exists()
+    assert sorted(p.name for p in again.rglob("*")) == ["config.json", "sub", "weights.bin"]
+    (again / "weights.bin").unlink()  # a file removed is caught as well
+    with pytest.warns(UserWarning, match="changed"):
+        assert (store.load("fraud") / "weights.bin").read_bytes() == b"w" * 1000
+    assert store.verify().ok
+
+
+def test_an_edited_file_artifact_is_caught_on_the_next_load(
+        store: modelver.Store, tmp_path: Path) -> None:
+    src = tmp_path / "model.onnx"
+    src.write_bytes(b"onnx" * 100)
+    store.register("fraud", src)
+    path = store.load("fraud")
+    path.chmod(0o644)
+    path.write_bytes(b"evil" * 100)
+    with pytest.raises(modelver.IntegrityError, match="corrupted"):
+        store.load("fraud")

@@ -25,7 +25,7 @@ import pytest
 from modelver import IntegrityError, ModelverError, NotFound, UnsafeFormat
 from modelver._blobs import BlobDir
 from modelver._formats import serialize_to
-from modelver._load import PATH_COST, UNSAFE_FORMATS, ArtifactCache, load_artifact, store_model
+from modelver._load import UNSAFE_FORMATS, ArtifactCache, load_artifact, store_model
 from modelver._records import ModelVersion, Tombstone
 
 
@@ -333,7 +333,8 @@ def test_an_artifact_larger_than_the_bound_is_not_kept(blobs: LocalBlobs) -> Non
     assert len(cache) == 0
 
 
-def test_the_cache_is_keyed_by_digest_and_format(blobs: LocalBlobs, tmp_path: Path) -> None:
+def test_the_cache_is_keyed_by_digest_and_format_and_never_holds_paths(
+        blobs: LocalBlobs, tmp_path: Path) -> None:
     src = tmp_path / "weights.bin"
     src.write_bytes(b"same bytes")
     as_bytes, as_file = put(b"same bytes", blobs), put(src, blobs)
@@ -341,7 +342,8 @@ def test_the_cache_is_keyed_by_digest_and_format(blobs: LocalBlobs, tmp_path: Pa
     cache = ArtifactCache()
     assert load(as_bytes, blobs, cache) == b"same bytes"
     assert isinstance(load(as_file, blobs, cache), Path)
-    assert cache.nbytes == as_bytes.size + PATH_COST
+    assert cache.nbytes == as_bytes.size  # a path is verified on every load, not cached
+    assert (as_file.digest, "file") not in cache
 
 
 def test_a_zero_bound_disables_the_cache(blobs: LocalBlobs,

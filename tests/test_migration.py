@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import modelver
+from modelver._index.schema import SCHEMA_USER_VERSION
 
 FIXTURE = Path(__file__).parent / "data" / "store-v1"
 
@@ -47,7 +48,7 @@ def test_the_fixture_is_a_schema_1_store() -> None:
 def test_an_old_store_is_upgraded_and_reads_the_same(old_store: modelver.Store) -> None:
     versions = [mv.version for mv in old_store.versions("fraud")]
     assert versions == ["0.1.0", "0.2.0", "1.0.0rc2", "1.0.0rc10", "1.0.0"]
-    assert _user_version(old_store) == 2
+    assert _user_version(old_store) == SCHEMA_USER_VERSION
     assert old_store.resolve("fraud", "prod").version == "1.0.0"
     assert [e.to_version for e in old_store.alias_history("fraud", "prod")] == ["0.1.0",
                                                                                "1.0.0"]
@@ -70,3 +71,18 @@ def test_the_upgrade_keeps_every_log_entry(old_store: modelver.Store) -> None:
     assert len(list(old_store.backend.scan("fraud"))) == 9
     reopened = modelver.open(old_store.uri)
     assert reopened.head() == head
+
+
+def test_a_schema_2_store_gains_the_quarantine_and_keeps_everything(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    store = modelver.open(uri)
+    store.register("fraud", b"v1")
+    store.promote("fraud", "0.1.0")
+    store.close()
+    with sqlite3.connect(tmp_path / "store" / "registry.db") as conn:
+        conn.execute("DROP TABLE quarantine")
+        conn.execute("PRAGMA user_version = 2")
+    reopened = modelver.open(uri)
+    assert reopened.load("fraud", "prod") == b"v1"
+    assert _user_version(reopened) == SCHEMA_USER_VERSION
+    assert reopened.verify().ok

@@ -9,16 +9,23 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from .._errors import IntegrityError
+from .._errors import IntegrityError, ModelverError
 from .._serde import canonical
 from .._versions import parse_version, sort_key
 
-__all__ = ["add_entry", "add_rows"]
+__all__ = ["add_entry", "add_rows", "apply_or_quarantine", "apply_problem", "store_entry"]
 
 
 def add_entry(conn: sqlite3.Connection, name: str, seq: int, entry_id: str, kind: str,
               text: str, digest: str, sig: str | None, data: dict[str, Any]) -> None:
     """Store an entry, move its chain's head, and apply it (inside a transaction)."""
+    store_entry(conn, name, seq, entry_id, kind, text, digest, sig)
+    add_rows(conn, name, seq, data)
+
+
+def store_entry(conn: sqlite3.Connection, name: str, seq: int, entry_id: str, kind: str,
+                text: str, digest: str, sig: str | None) -> None:
+    """Store an entry and move its chain's head, without applying it."""
     conn.execute(
         "INSERT INTO entries (name, seq, id, kind, text, hash, sig) VALUES (?,?,?,?,?,?,?)",
         (name, seq, entry_id, kind, text, digest, sig),
@@ -28,12 +35,48 @@ def add_entry(conn: sqlite3.Connection, name: str, seq: int, entry_id: str, kind
         "DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
         (name, seq, digest),
     )
-    add_rows(conn, name, seq, data)
+
+
+def apply_or_quarantine(conn: sqlite3.Connection, name: str, seq: int,
+                        data: dict[str, Any], problem: str | None) -> str | None:
+    """Apply a stored entry's rows, or quarantine it: an entry that cannot be applied
+    (its ``problem`` is known already, or applying it fails) gets a ``quarantine`` row
+    instead, and nothing else of it is applied. Returns why it was quarantined."""
+    if problem is None:
+        conn.execute("SAVEPOINT apply_entry")
+        try:
+            add_rows(conn, name, seq, data)
+        except (LookupError, TypeError, ValueError, ArithmeticError, AttributeError,
+                sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
+                ModelverError) as exc:
+            conn.execute("ROLLBACK TO apply_entry")
+            problem = apply_problem(exc)
+        conn.execute("RELEASE apply_entry")
+    if problem is not None:
+        conn.execute("INSERT INTO quarantine (name, seq, reason) VALUES (?, ?, ?) ON CONFLICT"
+                     "(name, seq) DO UPDATE SET reason = excluded.reason", (name, seq, problem))
+    return problem
+
+
+def apply_problem(exc: BaseException) -> str:
+    """What an exception raised while applying an entry says about the entry."""
+    if isinstance(exc, KeyError):
+        return f"a record in it lacks the field {exc}"
+    if isinstance(exc, sqlite3.IntegrityError):
+        return f"it repeats a record that is already in the log ({exc})"
+    if isinstance(exc, ModelverError):
+        return str(exc)
+    return f"a record in it cannot be read: {type(exc).__name__}: {exc}"
 
 
 def add_rows(conn: sqlite3.Connection, name: str, seq: int, data: dict[str, Any]) -> None:
-    """Update the derived tables for one entry (its parsed JSON; pure SQL, no other I/O)."""
+    """Update the derived tables for one entry (its parsed JSON; pure SQL, no other I/O).
+
+    Each record the entry carries is read back as its class first, so an entry that
+    applies is one every query can read; one that does not raises.
+    """
     kind, body = data["kind"], data["body"]
+    check_records(kind, body)
     if kind in ("version", "run"):
         if body.get("run") is not None:
             _run(conn, name, seq, body["run"])
@@ -67,6 +110,45 @@ def add_rows(conn: sqlite3.Connection, name: str, seq: int, data: dict[str, Any]
                 (name, hold["version"], hold["reason"], seq))
     else:
         raise IntegrityError(f"unknown log entry kind {kind!r} in {name}#{seq}")
+
+
+_RECORDS = {("run", "run"), ("run", "version"), ("version", "version"), ("version", "run"),
+            ("alias", "event"), ("tombstone", "tombstone"), ("hold", "hold")}
+
+
+def check_records(kind: str, body: dict[str, Any]) -> None:
+    """Raise ``IntegrityError`` unless every record in an entry's body reads back as its
+    class, from this modelver's record schema or an older one."""
+    from .._records import SCHEMA_VERSION, AliasEvent, Hold, ModelVersion, Run, Tombstone
+    from .._serde import structure
+
+    classes: dict[str, type] = {"run": Run, "version": ModelVersion, "event": AliasEvent,
+                                "tombstone": Tombstone, "hold": Hold}
+    if not isinstance(body, dict):
+        raise IntegrityError("its body is not an object")
+    for key, cls in classes.items():
+        record = body.get(key)
+        if record is None or (kind, key) not in _RECORDS:
+            continue
+        if not isinstance(record, dict):
+            raise IntegrityError(f"its {key} record is not an object")
+        version = record.get("schema_version", 1)
+        if isinstance(version, int) and version > SCHEMA_VERSION:
+            raise IntegrityError(
+                f"its {key} record was written by a newer modelver (record schema {version}; "
+                f"this one reads up to {SCHEMA_VERSION}): upgrade modelver to read it")
+        try:
+            structure(record, cls)
+        except Exception as exc:  # cattrs raises exception groups, not one class
+            raise IntegrityError(f"its {key} record cannot be read: "
+                                 f"{_validation_text(exc)}") from None
+
+
+def _validation_text(exc: BaseException) -> str:
+    """The first leaf of a (cattrs) exception group, as ``Type: message``."""
+    while isinstance(getattr(exc, "exceptions", None), (list, tuple)) and exc.exceptions:  # type: ignore[attr-defined]
+        exc = exc.exceptions[0]  # type: ignore[attr-defined]
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _run(conn: sqlite3.Connection, name: str, seq: int, run: dict[str, Any]) -> None:

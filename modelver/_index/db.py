@@ -19,7 +19,7 @@ from typing import Any
 
 from .._errors import IntegrityError, StoreError
 from .._log import Entry
-from .apply import add_entry
+from .apply import add_entry, apply_or_quarantine, apply_problem, store_entry
 from .schema import SCHEMA_USER_VERSION, migrate
 
 __all__ = ["Index"]
@@ -170,18 +170,54 @@ class Index:
     def add(self, entry: Entry) -> None:
         """Store an entry and apply it to the derived tables (inside :meth:`write`).
 
-        The entry must continue its chain: the next ``seq`` after the head, naming the
-        head's hash as ``prev``.
+        The entry must continue its chain (the next ``seq`` after the head, naming the
+        head's hash as ``prev``) and apply cleanly; otherwise ``IntegrityError`` is
+        raised and nothing of it is stored. Writers use this before they publish.
         """
+        self._check_follows(entry)
+        if entry.problem is not None:
+            raise IntegrityError(f"log entry {entry.name}#{entry.seq} is invalid: {entry.problem}")
+        self.conn.execute("SAVEPOINT add_entry")
+        try:
+            add_entry(self.conn, entry.name, entry.seq, entry.id, entry.kind, entry.text,
+                      entry.hash, entry.sig, entry.data)
+        except sqlite3.OperationalError:
+            self.conn.execute("ROLLBACK TO add_entry")
+            self.conn.execute("RELEASE add_entry")
+            raise
+        except (LookupError, TypeError, ValueError, ArithmeticError, AttributeError,
+                sqlite3.Error, IntegrityError) as exc:
+            self.conn.execute("ROLLBACK TO add_entry")
+            self.conn.execute("RELEASE add_entry")
+            if isinstance(exc, IntegrityError):
+                raise
+            raise IntegrityError(f"log entry {entry.name}#{entry.seq} cannot be applied: "
+                                 f"{apply_problem(exc)}") from None
+        self.conn.execute("RELEASE add_entry")
+
+    def replay(self, entry: Entry) -> str | None:
+        """Store an entry another writer published (inside :meth:`write`).
+
+        It must continue its chain (else ``IntegrityError``). If it cannot be applied
+        (not JSON, a record that does not read back, a newer modelver's format, a
+        duplicate version…) it is kept in ``entries`` so that the chain goes on past
+        it, and quarantined instead of applied; returns why, or None.
+        """
+        self._check_follows(entry)
+        store_entry(self.conn, entry.name, entry.seq, entry.id, entry.kind, entry.text,
+                    entry.hash, entry.sig)
+        return apply_or_quarantine(self.conn, entry.name, entry.seq, entry.data,
+                                   entry.problem)
+
+    def _check_follows(self, entry: Entry) -> None:
         row = self.conn.execute("SELECT seq, hash FROM heads WHERE name = ?",
                                 (entry.name,)).fetchone()
         seq, prev = (row[0], row[1]) if row else (0, None)
-        if entry.seq != seq + 1 or entry.prev != prev:
+        unknown_prev = entry.problem is not None and "prev" not in entry.data
+        if entry.seq != seq + 1 or (entry.prev != prev and not unknown_prev):
             raise IntegrityError(
                 f"log entry {entry.name}#{entry.seq} does not follow {entry.name}#{seq}"
             )
-        add_entry(self.conn, entry.name, entry.seq, entry.id, entry.kind, entry.text,
-                  entry.hash, entry.sig, entry.data)
 
 
 _OPEN: weakref.WeakSet[Index] = weakref.WeakSet()

@@ -9,6 +9,7 @@ are read from the entry each row came from (its one stored copy); the hot lists
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,8 @@ from .db import Index
 
 __all__ = ["Queries"]
 
+# A digest-valued field of a record ("digest", "source_digest"…), not an entry's "prev".
+_DIGESTS = re.compile(r'"(?:[a-z]+_)?digest"\s*:\s*"(sha256:[0-9a-f]{64})"', re.ASCII)
 _TOMB = ("LEFT JOIN tombstones t ON t.name = v.name AND t.version = v.version "
          "LEFT JOIN entries te ON te.name = t.name AND te.seq = t.seq")
 _V = ("SELECT v.name, v.version, v.digest, v.format, v.size, v.run_id, v.parents, v.tags, "
@@ -98,11 +101,16 @@ class Queries:
 
     def entries(self, name: str | None = None, *, after: int = 0) -> Iterator[Entry]:
         """Stored entries (of one model after ``after``), by model then sequence."""
-        sql = "SELECT text, sig, hash FROM entries"
+        sql = "SELECT name, seq, text, sig, hash FROM entries"
         rows = (self.index.query(sql + " WHERE name = ? AND seq > ? ORDER BY seq", (name, after))
                 if name else self.index.query(sql + " ORDER BY name, seq"))
-        for text, sig, stored in rows:
-            yield parse(text, sig, stored)
+        for entry_name, seq, text, sig, stored in rows:
+            yield parse(text, sig, stored, name=entry_name, seq=seq)
+
+    def quarantined(self) -> list[tuple[str, int, str]]:
+        """(name, seq, why) of every entry that was kept but could not be applied."""
+        return [(str(n), int(q), str(r)) for n, q, r in self.index.query(
+            "SELECT name, seq, reason FROM quarantine ORDER BY name, seq")]
 
     def log_names(self) -> list[str]:
         """Every name with entries in the log."""
@@ -339,13 +347,26 @@ class Queries:
                     out.setdefault(digest, f"run {run_id[:8]} {field}")
         return out
 
-    def referenced_blobs(self) -> dict[str, str]:
-        """Every blob a live record names: digest → what names it."""
+    def referenced_blobs(self, *, quarantined: bool = True) -> dict[str, str]:
+        """Every blob a live record names: digest → what names it.
+
+        With ``quarantined``, digests named in quarantined entries count too (gc must
+        keep them: such an entry may be a newer modelver's version); they may also
+        be data fingerprints, so ``verify`` does not expect them to exist.
+        """
         refs = {d: f"{n}@{v}" for n, v, d in self.index.query(
             f"SELECT v.name, v.version, v.digest FROM versions v WHERE {_LIVE} "
             "ORDER BY v.name, v.sort_key")}
         for digest, owner in self.code_blobs().items():
             refs.setdefault(digest, owner)
+        if not quarantined:
+            return refs
+        # A quarantined entry may still name blobs: keep them until it is dealt with.
+        for name, seq, text in self.index.query(
+                "SELECT e.name, e.seq, e.text FROM quarantine q "
+                "JOIN entries e ON e.name = q.name AND e.seq = q.seq"):
+            for digest in _DIGESTS.findall(text):
+                refs.setdefault(digest, f"quarantined entry {name}#{seq}")
         return refs
 
     def artifact_sizes(self) -> dict[str, int]:

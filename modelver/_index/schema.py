@@ -8,21 +8,22 @@ row came from; a full record is read back from its entry. Versions order by
 :func:`modelver._versions.sort_key`), so pre-releases order correctly everywhere.
 
 The schema is plain DDL, created and upgraded only when ``PRAGMA user_version``
-says it is needed. An upgrade from schema 1 (which stored each record twice)
-rebuilds the derived tables by replaying ``entries``. (Schema 1 used sqlite-utils'
+says it is needed. An upgrade rebuilds the derived tables by replaying ``entries``
+(schema 1 stored each record twice; schema 3 added the ``quarantine`` of entries
+that cannot be applied). (Schema 1 used sqlite-utils'
 migrations; its bookkeeping table is left in place and unused.)
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 
-from .apply import add_rows
+from .._log import parse
+from .apply import apply_or_quarantine
 
 __all__ = ["DERIVED_TABLES", "SCHEMA_USER_VERSION", "migrate"]
 
-SCHEMA_USER_VERSION = 2
+SCHEMA_USER_VERSION = 3
 
 # Every table derived from the log, by its key columns (``verify`` compares them).
 DERIVED_TABLES = {
@@ -35,6 +36,7 @@ DERIVED_TABLES = {
     "tombstones": ("name", "version"),
     "holds": ("name", "version"),
     "heads": ("name",),
+    "quarantine": ("name", "seq"),
 }
 # Rows written once: an UPDATE or DELETE of them is refused by a trigger.
 _IMMUTABLE = ("versions", "runs", "alias_events", "entries")
@@ -74,6 +76,8 @@ CREATE TABLE holds (
     name TEXT NOT NULL, version TEXT NOT NULL, reason TEXT NOT NULL, seq INTEGER NOT NULL,
     PRIMARY KEY (name, version));
 CREATE TABLE heads (name TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE quarantine (
+    name TEXT NOT NULL, seq INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (name, seq));
 """
 
 
@@ -116,7 +120,8 @@ def migrate(conn: sqlite3.Connection) -> None:
     _create_derived(conn)
     rows = conn.execute("SELECT name, seq, text FROM entries ORDER BY name, seq").fetchall()
     for name, seq, text in rows:
-        add_rows(conn, name, seq, json.loads(text))
+        entry = parse(text, name=name, seq=seq)
+        apply_or_quarantine(conn, name, seq, entry.data, entry.problem)
     conn.execute("INSERT INTO heads (name, seq, hash) SELECT name, seq, hash FROM entries e "
                  "WHERE seq = (SELECT max(seq) FROM entries WHERE name = e.name)")
     conn.execute(f"PRAGMA user_version = {SCHEMA_USER_VERSION}")

@@ -129,15 +129,16 @@ class RemoteBackend(RemoteBlobs):
             ahead, rounds = 1, 0
             read: dict[int, bytes] = {}  # this call's entries, for a checkpoint to backfill
             while True:
-                paths = [self._entry_path(name, s) for s in range(seq + 1, seq + 1 + ahead)]
+                seqs = range(seq + 1, seq + 1 + ahead)
+                paths = [self._entry_path(name, s) for s in seqs]
                 found = self._fetch(paths)
                 count = 0
-                for p in paths:  # stop at the first gap: nothing follows a missing entry
-                    if p not in found:
+                for s, p in zip(seqs, paths, strict=True):
+                    if p not in found:  # stop at the first gap: nothing follows a missing entry
                         break
-                    entry = _decode(found[p].decode())
+                    entry = _decode(found[p], name, s)
                     count += 1
-                    seq = entry.seq
+                    seq = s
                     if self._writable:  # only a writer backfills checkpoints
                         read[seq] = found[p]
                         if seq % CHECKPOINT_EVERY == 0:
@@ -220,9 +221,10 @@ class RemoteBackend(RemoteBlobs):
         for _, f in wanted:
             if f not in blobs:
                 return
-            entries = [_decode(line) for line in blobs[f].decode().splitlines() if line]
-            if not entries or entries[0].seq > seq + 1:
-                return
+            entries = [_decode(line, name) for line in blobs[f].splitlines() if line]
+            if not entries or entries[0].seq > seq + 1 or any(
+                    e.problem or e.seq != entries[0].seq + i for i, e in enumerate(entries)):
+                return  # a damaged checkpoint: the single entries say the same, slower
             for entry in entries:
                 if entry.seq > seq:
                     seq = entry.seq
@@ -241,9 +243,9 @@ class RemoteBackend(RemoteBlobs):
             missing = {self._entry_path(name, s): s for s in seqs if s not in known}
             texts = dict(known)
             texts.update({missing[p]: data for p, data in self._fetch(list(missing)).items()})
-            if any(s not in texts for s in seqs):
-                return
-            data = "".join(texts[s].decode().rstrip("\n") + "\n" for s in seqs).encode()
+            if any(s not in texts or _decode(texts[s], name, s).problem for s in seqs):
+                return  # a missing or quarantined entry is read on its own, never bundled
+            data = b"".join(texts[s].rstrip(b"\n") + b"\n" for s in seqs)
             create_exclusive(self.fs, target, data)
 
     # -- writing -----------------------------------------------------------------------
@@ -297,7 +299,7 @@ class RemoteBackend(RemoteBlobs):
             if exc is None:
                 return False
             raise StoreError(f"could not write {path}: {exc}") from exc
-        return _decode(found[path].decode()).id == entry.id
+        return _decode(found[path], entry.name, entry.seq).id == entry.id
 
     def scan(self, name: str) -> Iterator[Entry]:
         """Every stored entry of ``name``, as listed on the filesystem itself."""
@@ -310,7 +312,7 @@ class RemoteBackend(RemoteBlobs):
             texts = self._fetch(files)
         for f in files:
             if f in texts:
-                yield _decode(texts[f].decode())
+                yield _decode(texts[f], name, int(posixpath.basename(f).split(".", 1)[0]))
 
     def log_names(self) -> list[str]:
         """Every model with a remote log (``ConnectionError`` when unreachable)."""
@@ -347,6 +349,9 @@ def _encode(entry: Entry) -> str:
     return _encode_text(entry.text, entry.sig)
 
 
-def _decode(stored: str) -> Entry:
-    text, _, sig = stored.rstrip("\n").partition("\t")
-    return parse(text, sig or None)
+def _decode(stored: bytes, name: str, seq: int | None = None) -> Entry:
+    """An entry as stored remotely (see :func:`_encode_text`), found in the log of
+    ``name`` as entry ``seq``; one that cannot be read carries its ``problem``."""
+    text, _, sig = stored.rstrip(b"\n").partition(b"\t")
+    signature = sig.decode("ascii", "replace") if sig else None
+    return parse(text, signature, name=name, seq=seq)
