@@ -242,8 +242,7 @@ def _load(mv: ModelVersion, blobs: BlobSource) -> Any:
 
     path, f = _open_verified(mv, blobs)
     with f:
-        extract = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(path))),
-                               "extracted", mv.digest[7:])
+        extract = _extract_dir(path, mv.digest)
         try:
             return read_model(mv.format, f, path, extract)
         except (ModelverError, MemoryError):
@@ -259,6 +258,21 @@ def _load(mv: ModelVersion, blobs: BlobSource) -> Any:
                                  f"loaded as {mv.format!r}: {type(exc).__name__}: {exc}. "
                                  "Was it registered by this version of its library?"
                                  ) from exc
+
+
+def _extract_dir(blob_path: str, digest: str) -> str:
+    """Where a folder artifact is extracted: ``extracted/`` beside the blob folder, or,
+    where that cannot be written (a store on a read-only volume), this machine's cache."""
+    store_side = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(blob_path))),
+                              "extracted")
+    probe = store_side
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if os.access(probe, os.W_OK):
+        return os.path.join(store_side, digest[7:])
+    from .backends._registry import default_cache_dir
+
+    return os.path.join(default_cache_dir(), "extracted", digest[7:])
 
 
 def _open_verified(mv: ModelVersion, blobs: BlobSource) -> tuple[str, BinaryIO]:

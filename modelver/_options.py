@@ -103,7 +103,12 @@ class RunOptions:
     allow_env: tuple[str, ...] = attrs.field(default=(), converter=_allow_env)
 
     def check_version_free(self, store: Store) -> None:
-        """Refuse an explicit ``version`` the store already holds (before training runs)."""
+        """Before training runs: refuse an explicit ``version`` the store already holds,
+        and ``parents`` that name no version (``NotFound``)."""
+        from ._resolve import split_ref
+
+        for parent in self.parents:
+            store.resolve(*split_ref(parent))
         if self.version is None:
             return
         try:

@@ -15,6 +15,8 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import attrs
+
 from ._context import ACTIVE
 from ._errors import CaptureError, Conflict, InvalidName, VersionExists
 from ._records import CodeInfo, DataFingerprint, ModelVersion, Run, Seeds, utcnow
@@ -188,6 +190,51 @@ class ActiveRun:
             diff_digest = self.store.backend.put_bytes(git.diff)[0]
         return with_git(snap.info, git, diff_digest)
 
+    def _register(self, record: Run, model: tuple[str, int, str] | Exception, *,
+                  version: str | None,
+                  bump: str, parents: Sequence[str], tags: Mapping[str, str] | None
+                  ) -> ModelVersion | None:
+        """Register the trained model; if that fails, never lose it.
+
+        The artifact is in the store already. When the version cannot be written (a
+        version taken meanwhile, a parent gone, a full disk…), the run is recorded on
+        its own with the reason among its warnings, ``self.model`` still holds the
+        model, and the message says how to register it. The error is raised in strict
+        mode or when the caller's input was wrong, else it is a ``CaptureWarning``.
+        """
+        from ._capture.params import redact_text
+        from ._errors import ModelverError
+
+        try:
+            if isinstance(model, Exception):
+                raise model
+            return self.store.record_run(record, model, version=version, bump=bump,
+                                         parents=parents, tags=tags)
+        except Exception as exc:
+            kept_as = ("its artifact could not be stored" if isinstance(model, Exception)
+                       else f"its artifact {model[0]} is in the store")
+            message = redact_text(
+                f"the model trained by run {self.id[:12]} was not registered as a version of "
+                f"{self.name!r} ({type(exc).__name__}: {exc}). The run is recorded and "
+                f"{kept_as}; the model is `run.model` (for a decorated function, "
+                f"`train.last_run.model`): register it with modelver.register({self.name!r}, "
+                "run.model)", self.secrets)
+            kept = attrs.evolve(record, warnings=[*record.warnings, message])
+            self.record = kept
+            try:
+                self.store.record_run(kept, None)
+            except Exception as again:
+                message += (f"; the run could not be recorded either ({type(again).__name__}: "
+                            f"{again}), but run.model still holds the model")
+            if isinstance(exc, (InvalidName, VersionExists, Conflict)):
+                raise type(exc)(message) from exc
+            if self.strict:
+                raise (type(exc)(message) if isinstance(exc, ModelverError)
+                       else CaptureError(message)) from exc
+            self.warnings.append(message)
+            warnings.warn(message, CaptureWarning, stacklevel=4)
+            return None
+
     def finish(self, error: BaseException | None, *, version: str | None = None,
                bump: str = "auto", parents: Sequence[str] = (),
                tags: Mapping[str, str] | None = None) -> ModelVersion | None:
@@ -202,10 +249,12 @@ class ActiveRun:
             status = "succeeded" if error is None else "failed"
             err = (None if error is None
                    else redact_text(f"{type(error).__name__}: {error}", self.secrets))
-            model = None
+            model: tuple[str, int, str] | Exception | None = None
             if error is None and self._has_model:
-                model = self.guard("the model artifact", lambda: self.store.put_model(
-                    self.model), None)
+                try:
+                    model = self.store.put_model(self.model)
+                except Exception as exc:  # reported once the run is recorded
+                    model = exc
             record = Run(
                 id=self.id, name=self.name, status=status, params=dict(self.params),
                 data=dict(self.data),
@@ -219,10 +268,12 @@ class ActiveRun:
                 warnings=list(self.warnings),
             )
             self.record = record
-            self.version = self.guard(
-                "the run in the store",
-                lambda: self.store.record_run(record, model, version=version, bump=bump,
-                                              parents=parents, tags=tags), None)
+            if model is None:
+                self.version = self.guard(
+                    "the run in the store", lambda: self.store.record_run(record, None), None)
+            else:
+                self.version = self._register(record, model, version=version, bump=bump,
+                                              parents=parents, tags=tags)
             return self.version
         except Exception as exc:
             if error is None:

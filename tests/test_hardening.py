@@ -10,6 +10,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -236,3 +237,100 @@ def test_an_edited_file_artifact_is_caught_on_the_next_load(
     path.write_bytes(b"evil" * 100)
     with pytest.raises(modelver.IntegrityError, match="corrupted"):
         store.load("fraud")
+
+
+READ_ONLY_CHILD = textwrap.dedent("""
+    import os, sys, tempfile, pathlib, modelver
+    warm = modelver.open(tempfile.mkdtemp())  # import what the reads below import lazily
+    warm.register("w", b"w"); warm.load("w"); warm.verify(); warm.versions("w")
+    folder = pathlib.Path(tempfile.mkdtemp()); (folder / "f").write_text("f")
+    warm.register("f", folder); warm.load("f")
+    if os.geteuid() == 0:  # root writes anywhere: become nobody, as a serving user would be
+        os.setgid(65534); os.setuid(65534)
+    store = modelver.open(sys.argv[1])
+    print(store.load("fraud", "prod"))
+    print(sorted(p.name for p in store.load("weights").iterdir()))
+    print([mv.version for mv in store.versions("fraud")])
+    print(store.verify().ok)
+    try:
+        store.register("fraud", b"new")
+    except modelver.StoreError as exc:
+        print("refused:", exc)
+""")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="permissions as on a Linux server")
+def test_a_store_on_a_read_only_volume_serves_and_refuses_writes_clearly() -> None:
+    import shutil
+    import tempfile
+
+    base = tempfile.mkdtemp(prefix="modelver-ro-")  # not under pytest's private tmp
+    try:
+        os.chmod(base, 0o755)  # noqa: S103 - another user reads it
+        store = modelver.open(os.path.join(base, "store"))
+        store.register("fraud", b"served")
+        store.promote("fraud", "0.1.0")
+        folder = Path(base) / "model"
+        folder.mkdir()
+        (folder / "config.json").write_text("{}")
+        store.register("weights", folder)
+        store.close()
+        cache = os.path.join(base, "cache")
+        os.makedirs(cache)
+        os.chmod(cache, 0o777)  # noqa: S103 - another user reads it  # the serving user's own cache
+        for root, dirs, files in os.walk(os.path.join(base, "store")):
+            for d in dirs:
+                os.chmod(os.path.join(root, d), 0o555)  # noqa: S103 - another user reads it
+            for f in files:
+                os.chmod(os.path.join(root, f), 0o444)
+        os.chmod(os.path.join(base, "store"), 0o555)  # noqa: S103 - another user reads it
+        env = {**os.environ, "MODELVER_CACHE": cache, "HOME": cache}
+        done = subprocess.run([sys.executable, "-c", READ_ONLY_CHILD,
+                               os.path.join(base, "store")], capture_output=True, text=True,
+                              env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        assert lines[:4] == ["b'served'", "['config.json']", "['0.1.0']", "True"]
+        assert lines[4].startswith("refused:")
+        assert "not writable" in lines[4] or "Permission denied" in lines[4]
+    finally:
+        for root, dirs, _ in os.walk(base):
+            for d in dirs:
+                os.chmod(os.path.join(root, d), 0o755)  # noqa: S103 - another user reads it
+        os.chmod(base, 0o755)  # noqa: S103 - another user reads it
+        shutil.rmtree(base, ignore_errors=True)
+
+
+FULL_DISK_CHILD = textwrap.dedent("""
+    import os, resource, signal, sys, modelver
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
+    store = modelver.open(sys.argv[1])
+    store.versions("fraud")
+    limit = os.path.getsize(os.path.join(sys.argv[1], "registry.db")) + 4096
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    errors = 0
+    for i in range(60):
+        try:
+            store.register("fraud", {"i": i, "pad": "x" * 2000})
+        except modelver.StoreError as exc:
+            errors += 1
+            last = str(exc)
+    print(errors, last)
+""")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE stands in for a full disk")
+def test_a_full_disk_fails_clearly_keeps_the_store_consistent_and_recovers(
+        tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    modelver.open(uri).register("fraud", b"first")
+    done = subprocess.run([sys.executable, "-c", FULL_DISK_CHILD, uri], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    errors, message = done.stdout.split(" ", 1)
+    assert int(errors) > 0 and ("full" in message or "too large" in message.lower()
+                                or "disk" in message)
+    store = modelver.open(uri)
+    assert store.verify().ok
+    mv = store.register("fraud", b"after space was freed")
+    assert store.load("fraud", mv.version) == b"after space was freed"

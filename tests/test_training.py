@@ -440,3 +440,56 @@ def test_a_store_failure_warns_and_never_hides_the_model_or_the_users_error(
 
     with pytest.raises(ValueError, match="user bug"), pytest.warns(modelver.CaptureWarning):
         boom()
+
+
+def test_a_version_taken_during_training_keeps_the_model_the_run_and_the_blob(
+        store: modelver.Store) -> None:
+    @modelver.versioned_training("fraud", version="1.0.0")
+    def train() -> dict[str, int]:
+        store.register("fraud", b"a colleague's model", version="1.0.0")  # meanwhile
+        return {"weights": 42}
+
+    with pytest.raises(modelver.VersionExists, match=r"register it with modelver\.register"):
+        train()
+    assert train.last_run is not None and train.last_run.model == {"weights": 42}
+    (run,) = [r for r in store.runs("fraud") if r.id == train.last_run.id]
+    assert run.status == "succeeded" and run.version is None
+    assert any("was not registered" in w for w in run.warnings)
+    kept = store.register("fraud", train.last_run.model, version="1.0.1")
+    assert store.load("fraud", kept.version) == {"weights": 42}
+
+
+def test_a_model_that_cannot_be_stored_still_records_the_run(store: modelver.Store) -> None:
+    import threading
+
+    @modelver.versioned_training("fraud", strict=False)
+    def lenient() -> object:
+        return threading.Lock()  # cannot be pickled
+
+    with pytest.warns(modelver.CaptureWarning, match="run.model"):
+        model = lenient()
+    assert lenient.last_version is None and lenient.last_run is not None
+    assert lenient.last_run.model is model
+    assert [r.status for r in store.runs("fraud")] == ["succeeded"]
+
+    @modelver.versioned_training("fraud")  # strict under pytest: raised, once recorded
+    def strict() -> object:
+        return threading.Lock()
+
+    with pytest.raises(modelver.ModelverError, match="run is recorded"):
+        strict()
+    assert len(store.runs("fraud")) == 2
+
+
+def test_a_parent_that_does_not_exist_is_refused_before_training(
+        store: modelver.Store) -> None:
+    calls: list[int] = []
+
+    @modelver.versioned_training("fraud", parents=["base@9.9.9"])
+    def train() -> bytes:
+        calls.append(1)
+        return b"m"
+
+    with pytest.raises(modelver.NotFound):
+        train()
+    assert calls == [] and store.runs() == []

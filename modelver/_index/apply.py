@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from .._errors import IntegrityError, ModelverError
+from .._errors import IntegrityError, InvalidName, ModelverError
 from .._serde import canonical
 from .._versions import parse_version, sort_key
 
@@ -48,7 +48,7 @@ def apply_or_quarantine(conn: sqlite3.Connection, name: str, seq: int,
             add_rows(conn, name, seq, data)
         except (LookupError, TypeError, ValueError, ArithmeticError, AttributeError,
                 sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
-                ModelverError) as exc:
+                IntegrityError, InvalidName) as exc:
             conn.execute("ROLLBACK TO apply_entry")
             problem = apply_problem(exc)
         conn.execute("RELEASE apply_entry")
@@ -139,6 +139,8 @@ def check_records(kind: str, body: dict[str, Any]) -> None:
                 f"this one reads up to {SCHEMA_VERSION}): upgrade modelver to read it")
         try:
             structure(record, cls)
+        except (ImportError, OSError, MemoryError, RecursionError):
+            raise  # this environment's trouble, not the record's
         except Exception as exc:  # cattrs raises exception groups, not one class
             raise IntegrityError(f"its {key} record cannot be read: "
                                  f"{_validation_text(exc)}") from None

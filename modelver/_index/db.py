@@ -30,6 +30,9 @@ BUSY_TIMEOUT_MS = 60_000
 class Index:
     """A SQLite database holding the log's entries and the tables derived from them."""
 
+    readonly: bool
+    """True when this process cannot write the database (it is opened read-only)."""
+
     def __init__(self, path: str) -> None:
         self.path = path
         self._lock = threading.RLock()
@@ -43,6 +46,11 @@ class Index:
                 raise StoreError(f"the registry database {path!r} was written by a newer "
                                  f"modelver (schema {version}, this one reads up to "
                                  f"{SCHEMA_USER_VERSION}); upgrade modelver to use it")
+            if version < SCHEMA_USER_VERSION and self.readonly:
+                self.conn.close()
+                raise StoreError(f"the registry database {path!r} was written by an older "
+                                 "modelver and must be upgraded, which this read-only copy "
+                                 "cannot be: open it once where it is writable")
             if version < SCHEMA_USER_VERSION:
                 self._create()
             with contextlib.suppress(sqlite3.OperationalError):
@@ -50,6 +58,9 @@ class Index:
 
     def _connect(self) -> sqlite3.Connection:
         path = self.path
+        self.readonly = path != ":memory:" and os.path.exists(path) and not _writable(path)
+        if self.readonly:
+            return self._connect_readonly()
         try:
             if path != ":memory:":
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -62,6 +73,27 @@ class Index:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA synchronous = NORMAL")
         return conn
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A database this process may not write (a read-only volume, another user's
+        file): opened read-only, or, where SQLite cannot share a write-ahead log
+        read-only, as immutable (nothing can change it while it is mounted so)."""
+        from urllib.parse import quote
+
+        base = "file:" + quote(os.path.abspath(self.path))
+        last: Exception | None = None
+        for mode in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                conn = sqlite3.connect(f"{base}?{mode}", uri=True, isolation_level=None,
+                                       check_same_thread=False,
+                                       timeout=BUSY_TIMEOUT_MS / 1000)
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.Error as exc:
+                last = exc
+                continue
+            return conn
+        raise StoreError(f"cannot open the read-only registry database {self.path!r}: {last}"
+                         ) from None
 
     def _before_fork(self) -> None:
         """In the parent, just before ``fork``: wait until no thread is inside SQLite on
@@ -92,6 +124,9 @@ class Index:
                 hint = "free some disk space and try again; nothing was written"
             elif "readonly" in text or "read-only" in text:
                 hint = "the store is not writable here; open a writable copy to change it"
+            elif "disk I/O" in text:
+                hint = ("the disk may be full or failing: free some space and try again; "
+                        "nothing was written")
             elif "not a database" in text or "malformed" in text:
                 hint = "the file is damaged: restore it from a backup or another replica"
             elif "locked" in text:
@@ -218,6 +253,12 @@ class Index:
             raise IntegrityError(
                 f"log entry {entry.name}#{entry.seq} does not follow {entry.name}#{seq}"
             )
+
+
+def _writable(path: str) -> bool:
+    """Whether this process may write a database file and create its journal beside it."""
+    return os.access(path, os.W_OK) and os.access(os.path.dirname(os.path.abspath(path)),
+                                                    os.W_OK)
 
 
 _OPEN: weakref.WeakSet[Index] = weakref.WeakSet()
