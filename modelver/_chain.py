@@ -18,7 +18,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 
-from ._errors import IntegrityError, InvalidName, ModelverError, StoreError
+from ._errors import IntegrityError, InvalidName, ModelverError, NotFound, StoreError
 from ._index import Index, Queries
 from ._log import MAX_ENTRY_BYTES, Draft, Entry, seal, sign, signing_key
 from ._user import current_user
@@ -88,23 +88,28 @@ class Chain:
 
     # -- reading -------------------------------------------------------------------
 
-    def readable(self, name: str | None = None) -> bool:
-        """Bring the read model up to date for a read; False when the store does not exist.
+    def readable(self, name: str | None = None) -> None:
+        """Bring the read model up to date for a read.
 
-        When a remote store cannot be reached, reads go on from the local replica with a
-        :class:`StaleWarning` (or raise ``StoreError`` if the store was opened with
-        ``offline="error"``).
+        A store that does not exist is ``NotFound`` (a write creates it). When a remote
+        store cannot be reached, reads go on from this machine's replica with a
+        :class:`StaleWarning`, or raise ``StoreError`` if the store was opened with
+        ``offline="error"`` or this machine has never read it.
         """
-        if not self.backend.exists():
-            return False
         try:
+            if not self.backend.exists():
+                raise NotFound(f"no store at {self.uri!r}: check the path, bucket or prefix "
+                               "(a first write creates a store)")
             self.sync(name)
         except (OSError, TimeoutError) as exc:
             if isinstance(exc, StoreError) or self.offline == "error":
                 raise StoreError(f"cannot reach {self.uri!r}: {exc}") from exc
+            if not self.queries.heads():
+                raise StoreError(f"cannot reach {self.uri!r} ({exc}), and this machine has no "
+                                 "copy of it yet: check the endpoint, network and credentials"
+                                 ) from exc
             warnings.warn(f"cannot reach {self.uri!r} ({type(exc).__name__}); using what this "
                           "machine last saw of it", StaleWarning, stacklevel=3)
-        return True
 
     def sync(self, name: str | None = None) -> None:
         """Replay the entries the read model has not seen (of one model, or of all).

@@ -76,8 +76,7 @@ def gc(chain: Chain, *, dry_run: bool = False, grace_s: float = 3600.0) -> GcRep
     blobs an earlier ``gc`` moved there are removed for good once they have been there
     ``grace_s`` seconds, unless a record names them again: then they are put back.
     """
-    if not chain.readable():
-        return GcReport([], 0, [], [], dry_run)
+    chain.readable()
     empty_trash: Any = getattr(chain.backend, "empty_trash", None)  # an optional capability
     restored: list[str] = []
     if not dry_run and callable(empty_trash):

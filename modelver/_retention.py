@@ -194,8 +194,7 @@ def plan_retention(chain: Chain, policy: RetentionPolicy, name: str | None = Non
     now = now or utcnow()
     # Blobs are shared across models, so every model's log must be current to know
     # which artifacts another model still needs.
-    if not chain.readable():
-        return RetentionPlan(policy, None, now, [], [], 0, chain)
+    chain.readable()
     q = chain.queries
     if name is not None:
         name = resolve(q, check_name(name), "latest", prereleases=True).name  # NotFound

@@ -72,6 +72,12 @@ class Store:
     def __repr__(self) -> str:
         return f"<modelver.Store {self.uri!r}>"
 
+    def init(self) -> Store:
+        """Create the store, empty, if it does not exist yet (a first write does so too);
+        reading a store that does not exist is ``NotFound``. Returns the store."""
+        self.backend.create()
+        return self
+
     def close(self) -> None:
         """Close the store's connections."""
         self.chain.close()
@@ -146,14 +152,14 @@ class Store:
         name = check_name(name)
         if at is not None and not isinstance(at, datetime):
             raise InvalidName(f"at= must be a datetime, not {type(at).__name__}")
-        if self.backend.exists() and is_exact(ref) and at is None:
+        if is_exact(ref) and at is None and (not self.backend.log_in_index
+                                             or self.backend.exists()):
             # An exact version or full digest never changes: no network if already known.
             try:
                 return resolve(self.chain.queries, name, ref)
             except NotFound:
                 pass
-        if not self.chain.readable(name):
-            raise NotFound(f"no model named {name!r}: the store at {self.uri!r} is empty")
+        self.chain.readable(name)
         return resolve(self.chain.queries, name, ref, at=at, prereleases=prereleases)
 
     def load(self, name: str, ref: str = "latest", *, safe: bool | None = None) -> Any:
@@ -193,13 +199,13 @@ class Store:
 
         if name is not None:
             name = check_name(name)
-        if not self.chain.readable(name):
-            return VersionList()
+        self.chain.readable(name)
         return VersionList(self.chain.queries.versions(name))
 
     def names(self) -> list[str]:
         """Every model name in the store."""
-        return self.chain.queries.names() if self.chain.readable() else []
+        self.chain.readable()
+        return self.chain.queries.names()
 
     def runs(self, name: str | None = None, *, status: str | None = None,
              limit: int | None = None) -> RunList:
@@ -211,15 +217,15 @@ class Store:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                                   or limit < 0):
             raise InvalidName(f"limit must be a non-negative int, not {limit!r}")
-        if not self.chain.readable(name):
-            return RunList()
+        self.chain.readable(name)
         return RunList(self.chain.queries.runs(name, status=status, limit=limit))
 
     def get_run(self, run_id: str) -> Run:
         """One run by id (a unique prefix of at least 6 characters is enough)."""
         if not isinstance(run_id, str) or not run_id or len(run_id) > 64:
             raise InvalidName(f"invalid run id {run_id!r}")
-        run = find_run(self.chain.queries, run_id) if self.chain.readable() else None
+        self.chain.readable()
+        run = find_run(self.chain.queries, run_id)
         if run is None:
             raise NotFound(f"no run with id {run_id!r} in {self.uri!r}")
         return run
@@ -261,20 +267,33 @@ class Store:
         return move_alias(self.chain, name, alias, target, kind="rollback", reason=reason)
 
     def alias_history(self, name: str, alias: str) -> AliasHistory:
-        """Every move of an alias, oldest first."""
+        """Every move of an alias, oldest first; ``NotFound`` (with the nearest aliases)
+        for an alias the model never had."""
         from ._lists import AliasHistory
         from ._names import check_alias
 
         name, alias = check_name(name), check_alias(alias)
-        if not self.chain.readable(name):
-            return AliasHistory()
-        return AliasHistory(self.chain.queries.alias_events(name, alias))
+        self.chain.readable(name)
+        events = self.chain.queries.alias_events(name, alias)
+        if not events:
+            from ._names import closest
+
+            known = self.chain.queries.alias_names(name)
+            if not known and not self.chain.queries.has_model(name):
+                near = closest(name, self.chain.queries.names())
+                raise NotFound(f"no model named {name!r} in {self.uri!r}"
+                               + (f"; did you mean {', '.join(near)}?" if near else ""))
+            near = closest(alias, known)
+            raise NotFound(f"{name!r} has never had an alias {alias!r}"
+                           + (f"; did you mean {', '.join(near)}?" if near else "")
+                           + (f" (its aliases: {', '.join(known)})" if known else
+                              " (it has no aliases yet)"))
+        return AliasHistory(events)
 
     def aliases(self, name: str) -> dict[str, str]:
         """The current aliases of a model, alias → version."""
         name = check_name(name)
-        if not self.chain.readable(name):
-            return {}
+        self.chain.readable(name)
         return {a: v for _, a, v in self.chain.queries.aliases(name)}
 
     def hold(self, name: str, version: str, reason: str) -> Hold:
@@ -293,7 +312,8 @@ class Store:
         """The versions currently held."""
         if name is not None:
             name = check_name(name)
-        return self.chain.queries.holds(name) if self.chain.readable(name) else []
+        self.chain.readable(name)
+        return self.chain.queries.holds(name)
 
     # -- lineage, diff, retention -------------------------------------------------
 
@@ -308,8 +328,7 @@ class Store:
         directly or through a parent version."""
         from ._lineage import used_by
 
-        if not self.chain.readable():
-            return []
+        self.chain.readable()
         return used_by(self.chain.queries, data, self.stat_cache)
 
     def diff(self, a: str, b: str) -> Diff:
@@ -393,6 +412,5 @@ class Store:
         """One digest over every chain's head; pin it and pass it to ``verify(head=…)``."""
         from ._log import combined_head
 
-        if not self.chain.readable():
-            return combined_head({})
+        self.chain.readable()
         return combined_head(self.chain.queries.heads())

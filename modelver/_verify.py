@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ._errors import StoreError
+from ._errors import NotFound, StoreError
 from ._index import DERIVED_TABLES, Index, Queries
 from ._log import Entry, combined_head, sign, signing_key
 from ._render import render
@@ -110,9 +110,10 @@ def verify_store(chain: Chain, *, head: str | None = None, blobs: bool = True) -
     """Check a store; see the module docstring."""
     problems: list[Problem] = []
     backend = chain.backend
-    if not backend.exists():
-        return VerifyReport(0, 0, combined_head({}), [])
     try:
+        if not backend.exists():
+            raise NotFound(f"no store at {chain.uri!r}: nothing to verify (check the path, "
+                           "bucket or prefix)")
         chain.sync()
         names = backend.log_names()
     except OSError as exc:

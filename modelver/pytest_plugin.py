@@ -43,7 +43,7 @@ def modelver_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     import modelver
 
     path = tmp_path_factory.mktemp("modelver-store") / ".modelver"
-    store = modelver.open(str(path))
+    store = modelver.open(str(path)).init()
     previous = modelver.configured()
     modelver.configure(store)
     try:

@@ -34,8 +34,8 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[modelver.Store]:
-    """A real SQLite store in a temporary folder, also the process default."""
-    s = modelver.open(str(tmp_path / "store" / ".modelver"))
+    """A real SQLite store in a temporary folder (created, empty), also the process default."""
+    s = modelver.open(str(tmp_path / "store" / ".modelver")).init()
     modelver.configure(s)
     yield s
     s.close()

@@ -334,3 +334,43 @@ def test_a_full_disk_fails_clearly_keeps_the_store_consistent_and_recovers(
     assert store.verify().ok
     mv = store.register("fraud", b"after space was freed")
     assert store.load("fraud", mv.version) == b"after space was freed"
+
+
+@pytest.mark.parametrize("kind", ["typo", "file", "memory", "prefix"])
+def test_reading_a_store_that_does_not_exist_is_not_found(
+        kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import uuid
+
+    from modelver.cli import main
+
+    real = modelver.open(f"file://{tmp_path / 'real'}")
+    real.register("fraud", b"m")
+    (tmp_path / "a-file").write_text("not a store")
+    uri = {"typo": str(tmp_path / "reel"), "file": str(tmp_path / "a-file"),
+           "memory": f"memory://nobody-{uuid.uuid4().hex}",
+           "prefix": f"file://{tmp_path / 'real' / 'wrong-prefix'}"}[kind]
+    store = modelver.open(uri)
+    for read in (store.versions, store.names, store.verify, lambda: store.load("fraud"),
+                 lambda: store.runs()):
+        with pytest.raises((modelver.NotFound, modelver.StoreError), match=r"no store|cannot"):
+            read()
+    for argv in (["ls"], ["verify"], ["show", "fraud"]):
+        assert main(["--store", uri, *argv]) != 0
+        assert "no store" in capsys.readouterr().err or kind == "file"
+    store.register("fraud", b"a write creates it") if kind != "file" else None
+    assert not (tmp_path / "reel").exists() or kind == "typo"
+
+
+def test_an_unreachable_store_never_read_here_says_so(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("MODELVER_CACHE", str(tmp_path / "cache"))
+    store = modelver.open("s3://bucket/store", {
+        "endpoint_url": f"http://127.0.0.1:{port}", "key": "k", "secret": "s",
+        "config_kwargs": {"connect_timeout": 1, "retries": {"max_attempts": 1}}})
+    with pytest.raises(modelver.StoreError, match="cannot reach"):
+        store.load("fraud", "prod")

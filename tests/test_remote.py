@@ -38,7 +38,7 @@ from modelver.backends import _exclusive, remote
 # that slow imports do not serialize what should run concurrently.
 _PRELUDE = """
 import json, sys, modelver
-store = modelver.open(sys.argv[1], storage_options=json.loads(sys.argv[2]))
+store = modelver.open(sys.argv[1], storage_options=json.loads(sys.argv[2])).init()
 store.versions()
 print("ready", flush=True)
 sys.stdin.readline()

@@ -226,7 +226,7 @@ def test_planning_for_an_unknown_model_is_not_found(store: modelver.Store) -> No
 
 
 def test_plan_of_an_empty_store_is_empty(tmp_path: Path) -> None:
-    empty = modelver.open(str(tmp_path / "empty"))
+    empty = modelver.open(str(tmp_path / "empty")).init()
     assert empty.plan_retention(RetentionPolicy(keep_last=1)).deletions == []
     assert empty.gc().deleted == []
 

@@ -247,6 +247,11 @@ class Queries:
             "SELECT alias FROM aliases WHERE name = ? AND version = ? ORDER BY alias",
             (name, version))]
 
+    def alias_names(self, name: str) -> list[str]:
+        """Every alias a model has ever had (moved away or not)."""
+        return [r[0] for r in self.index.query(
+            "SELECT DISTINCT alias FROM alias_events WHERE name = ? ORDER BY alias", (name,))]
+
     def alias_events(self, name: str, alias: str) -> list[AliasEvent]:
         """Every move of an alias, oldest first."""
         rows = self.index.query(

@@ -43,7 +43,11 @@ class Backend(Protocol):
         registry database itself, or a machine-local replica of a remote log."""
 
     def exists(self) -> bool:
-        """Whether anything has been written to this store yet."""
+        """Whether anything has been written to this store yet (a remote one that
+        cannot be reached raises ``ConnectionError``)."""
+
+    def create(self) -> None:
+        """Make the store exist, empty (a first write does so too)."""
 
     def append(self, entry: Entry) -> bool:
         """Create ``entry`` at its place in its chain, exclusively.

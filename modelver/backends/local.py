@@ -62,6 +62,10 @@ class LocalBackend:
         """Whether the registry database exists."""
         return self._index is not None or os.path.exists(self.db_path)
 
+    def create(self) -> None:
+        """Make the store exist: create the registry database."""
+        self.open_index()
+
     def append(self, entry: Entry) -> bool:
         """Insert the entry (and its derived rows) unless its place is taken.
 

@@ -67,6 +67,7 @@ class RemoteBackend(RemoteBlobs):
         self._index: Index | None = None
         self._index_lock = threading.Lock()  # one database connection, whichever thread asks
         self._writable: bool | None = None
+        self._exists = False
 
     @classmethod
     def from_uri(cls, uri: str, options: Mapping[str, Any]) -> RemoteBackend:
@@ -108,8 +109,24 @@ class RemoteBackend(RemoteBlobs):
         return self._index
 
     def exists(self) -> bool:
-        """Remote stores are always considered present; an empty log reads as empty."""
-        return True
+        """Whether anything is stored under the store's root (asked of the store once,
+        then remembered). ``ConnectionError`` when it cannot be reached."""
+        if self._exists:
+            return True
+        with _unreachable_as(ConnectionError, f"cannot reach {self.uri!r}"):
+            try:
+                self._exists = bool(self._ls(self.root))
+            except FileNotFoundError:
+                self._exists = False
+        return self._exists
+
+    def create(self) -> None:
+        """Make the store exist: write ``modelver.json``, a marker naming its format."""
+        self._check_writable()
+        with _unreachable_as(StoreError, f"cannot write to {self.uri!r}"):
+            create_exclusive(self.fs, self._p("modelver.json"),
+                             b'{"store": "modelver", "entry_format": 1}\n')
+        self._exists = True
 
     def log(self, name: str, after: int = 0) -> Iterator[Entry]:
         """Entries of ``name`` after ``after``: probe the next one (a single small read
@@ -284,6 +301,8 @@ class RemoteBackend(RemoteBlobs):
             else:
                 if not created:
                     created = self._was_ours(path, entry, None)
+            if created:
+                self._exists = True
             if created and entry.seq % CHECKPOINT_EVERY == 0:
                 self._write_checkpoint(entry.name, entry.seq)
         return created

@@ -255,14 +255,24 @@ def _lock_args(p: argparse.ArgumentParser) -> None:
                    help="references to pin (default: those already in the lock file)")
     p.add_argument("--file", default="modelver.lock", help="lock file path")
     p.add_argument("--check", action="store_true",
-                   help="exit 1 if a locked reference now resolves elsewhere (for CI)")
+                   help="exit 1 if a locked reference now resolves elsewhere (for CI), or "
+                   "if the store could not be read")
+    p.add_argument("--offline-ok", action="store_true",
+                   help="with --check: accept this machine's copy when the store cannot be "
+                   "reached")
 
 
 @command("lock", "pin references to exact versions and digests in modelver.lock",
          "modelver lock fraud@prod churn@~=2.1   |   modelver lock --check", _lock_args)
 def cmd_lock(args: argparse.Namespace, store: modelver.Store) -> Output:
     if args.check:
-        moves = store.check_lock(args.file)
+        # A check that could not read the store must not pass: no stale answers.
+        checker = store if args.offline_ok else modelver.Store(store.backend, safe=store.safe,
+                                                               offline="error")
+        try:
+            moves = checker.check_lock(args.file)
+        except modelver.StoreError as exc:
+            return Output(f"could not check {args.file}: {exc}", {"error": str(exc)}, 1)
         text = "\n".join(f"moved: {m}" for m in moves) or f"{args.file}: up to date"
         return Output(text, [attrs.asdict(m) for m in moves], 1 if moves else 0)
     written = store.lock(*args.refs, path=args.file)

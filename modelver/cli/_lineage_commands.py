@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
 import modelver
@@ -81,6 +82,10 @@ def _retention_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-keep-aliased", action="store_true",
                    help="let versions an alias points to now be deleted")
     p.add_argument("--dry-run", action="store_true", help="print the plan, delete nothing")
+    p.add_argument("--apply", action="store_true",
+                   help="delete what the plan lists (the default unless --dry-run)")
+    p.add_argument("--yes", action="store_true",
+                   help="do not ask for confirmation on a terminal")
 
 
 @command("retention", "delete old versions' artifacts by policy (aliased and held versions "
@@ -96,6 +101,14 @@ def cmd_retention(args: argparse.Namespace, store: modelver.Store) -> Output:
     data["applied"] = False
     if args.dry_run or not plan.deletions:
         return Output(str(plan) + ("\n(dry run: nothing deleted)" if args.dry_run else ""), data)
+    if not args.yes and sys.stdin.isatty():
+        print(plan)
+        try:
+            answer = input(f"delete the artifacts of {len(plan.deletions)} version(s)? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            return Output("nothing deleted", data, 1)
     tombstones = plan.apply()
     data["applied"] = True
     return Output(f"{plan}\ndeleted {len(tombstones)} version(s)", data)

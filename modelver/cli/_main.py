@@ -22,14 +22,25 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
 
+def _global_options(p: argparse.ArgumentParser) -> None:
+    """The options every command takes, before or after its name. Their default is to
+    leave the attribute unset, so that a subcommand's parser does not overwrite what
+    was given before the command's name."""
+    p.add_argument("--store", metavar="URI", default=argparse.SUPPRESS,
+                   help="store URI (default: MODELVER_URI or the nearest .modelver folder)")
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                   help="print JSON instead of text")
+    p.add_argument("--offline", choices=("warn", "error"), default=argparse.SUPPRESS,
+                   help="when a remote store cannot be reached: warn and answer from this "
+                   "machine's copy (default), or fail")
+
+
 def _add(sub: Any, name: str, handler: Handler, help_text: str, example: str
          ) -> argparse.ArgumentParser:
     doc = f"{help_text}\n\nexample:\n  {example}"
     p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=doc,
                                                 formatter_class=_Formatter)
-    p.add_argument("--store", metavar="URI", help="store URI (default: MODELVER_URI or the "
-                   "nearest .modelver folder)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _global_options(p)
     p.set_defaults(handler=handler)
     return p
 
@@ -43,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "specifier (>=1.2,<2) or a digest prefix (sha256:3fa9).")
     parser.add_argument("--version", action="store_true", dest="show_version",
                         help="print modelver's version")
+    _global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for spec in COMMANDS:
         p = _add(sub, spec.name, spec.handler, spec.help, spec.example)
@@ -60,8 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    args.json = getattr(args, "json", False)
+    args.offline = getattr(args, "offline", "warn")
+    args.store = getattr(args, "store", None)
     try:
-        store = modelver.open(args.store) if args.store else modelver.open()
+        store = modelver.open(args.store, offline=args.offline)
         result = args.handler(args, store)
     except modelver.ModelverError as exc:
         print(f"modelver: error: {exc}", file=sys.stderr)
