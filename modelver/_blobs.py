@@ -20,15 +20,20 @@ from typing import BinaryIO
 from ._errors import IntegrityError, InvalidName, NotFound, StoreError
 from ._names import safe_join
 
-__all__ = ["BlobDir", "check_digest", "hash_stream"]
+__all__ = ["BlobDir", "check_digest", "hash_stream", "is_digest"]
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
 CHUNK = 1 << 20
 
 
+def is_digest(text: object) -> bool:
+    """Whether ``text`` is ``sha256:<64 lowercase hex>``."""
+    return isinstance(text, str) and _DIGEST.fullmatch(text) is not None
+
+
 def check_digest(digest: str) -> str:
     """Return ``digest`` if it is ``sha256:<64 lowercase hex>``, else raise ``InvalidName``."""
-    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+    if not is_digest(digest):
         raise InvalidName(f"invalid digest {digest!r}: expected 'sha256:' and 64 hex digits")
     return digest
 

@@ -24,9 +24,9 @@ def parse_duration(value: timedelta | str | None, what: str = "duration") -> tim
     if value is None:
         return None
     if isinstance(value, timedelta):
-        if value < timedelta(0):
+        seconds = value.total_seconds()
+        if seconds < 0:
             raise InvalidName(f"{what} must not be negative, got {value}")
-        duration = value
     else:
         match = _DURATION.fullmatch(value) if isinstance(value, str) else None
         if match is None or match.group(2) not in _UNITS:
@@ -35,12 +35,9 @@ def parse_duration(value: timedelta | str | None, what: str = "duration") -> tim
             raise InvalidName(f"{what} must be a duration like '90d', '12h' or '7y' (units s, "
                               f"min, h, d, w, mo, y), not {value!r}{hint}")
         seconds = int(match.group(1)) * _UNITS[match.group(2)]
-        if seconds > MAX_DURATION.total_seconds():
-            raise InvalidName(f"{what} {value!r} is longer than 1000 years")
-        duration = timedelta(seconds=seconds)
-    if duration > MAX_DURATION:
+    if seconds > MAX_DURATION.total_seconds():  # checked before timedelta() can overflow
         raise InvalidName(f"{what} {value!r} is longer than 1000 years")
-    return duration
+    return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
 
 
 def show_duration(d: timedelta) -> str:

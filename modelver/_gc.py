@@ -78,10 +78,10 @@ def gc(chain: Chain, *, dry_run: bool = False, grace_s: float = 3600.0) -> GcRep
     """
     chain.readable()
     empty_trash: Any = getattr(chain.backend, "empty_trash", None)  # an optional capability
+    referenced = chain.queries.referenced_blobs()
     restored: list[str] = []
     if not dry_run and callable(empty_trash):
-        restored = list(empty_trash(chain.queries.referenced_blobs(), grace_s))
-    referenced = chain.queries.referenced_blobs()
+        restored = list(empty_trash(referenced, grace_s))
     sizes = chain.queries.artifact_sizes()
     deleted, recent, candidates = [], [], []
     freed = 0

@@ -242,7 +242,7 @@ def _load(mv: ModelVersion, blobs: BlobSource) -> Any:
 
     path, f = _open_verified(mv, blobs)
     with f:
-        extract = _extract_dir(path, mv.digest)
+        extract = _extract_dir(path, mv.digest) if mv.format == "folder" else ""
         try:
             return read_model(mv.format, f, path, extract)
         except (ModelverError, MemoryError):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from ._context import ACTIVE
-from ._errors import CaptureError, Conflict, InvalidName, VersionExists
+from ._errors import CaptureError, Conflict, InvalidName, ModelverError, VersionExists
 from ._records import CodeInfo, DataFingerprint, ModelVersion, Run, Seeds, utcnow
 
 if TYPE_CHECKING:
@@ -203,7 +203,6 @@ class ActiveRun:
         mode or when the caller's input was wrong, else it is a ``CaptureWarning``.
         """
         from ._capture.params import redact_text
-        from ._errors import ModelverError
 
         try:
             if isinstance(model, Exception):

@@ -1,7 +1,8 @@
 """Applying log entries: one entry in, its derived rows out.
 
-Nothing here reads a record back; each row keeps the columns queries need and the
-``seq`` of its entry, whose text is the one stored copy of the record.
+Each record is read back as its class once, as a check, when it is applied; each row
+keeps only the columns queries need and the ``seq`` of its entry, whose text is the
+one stored copy of the record.
 """
 
 from __future__ import annotations
@@ -9,18 +10,12 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from .._errors import IntegrityError, InvalidName, ModelverError
+from .._errors import IntegrityError, ModelverError
 from .._serde import canonical
 from .._versions import parse_version, sort_key
 
-__all__ = ["add_entry", "add_rows", "apply_or_quarantine", "apply_problem", "store_entry"]
-
-
-def add_entry(conn: sqlite3.Connection, name: str, seq: int, entry_id: str, kind: str,
-              text: str, digest: str, sig: str | None, data: dict[str, Any]) -> None:
-    """Store an entry, move its chain's head, and apply it (inside a transaction)."""
-    store_entry(conn, name, seq, entry_id, kind, text, digest, sig)
-    add_rows(conn, name, seq, data)
+__all__ = ["RECORD_ERRORS", "add_rows", "apply_or_quarantine", "apply_problem", "store_entry",
+           "try_rows"]
 
 
 def store_entry(conn: sqlite3.Connection, name: str, seq: int, entry_id: str, kind: str,
@@ -37,21 +32,34 @@ def store_entry(conn: sqlite3.Connection, name: str, seq: int, entry_id: str, ki
     )
 
 
+RECORD_ERRORS = (LookupError, TypeError, ValueError, ArithmeticError, AttributeError,
+                 sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
+"""What applying a malformed record raises (``IntegrityError`` and ``InvalidName`` are
+``ValueError``); anything else (a locked or full database) is not the entry's fault."""
+
+
+def try_rows(conn: sqlite3.Connection, name: str, seq: int, data: dict[str, Any]
+             ) -> str | None:
+    """Apply an entry's derived rows in a savepoint; if a record in it is malformed,
+    roll them back and return why (else None)."""
+    conn.execute("SAVEPOINT apply_entry")
+    try:
+        add_rows(conn, name, seq, data)
+    except RECORD_ERRORS as exc:
+        conn.execute("ROLLBACK TO apply_entry")
+        conn.execute("RELEASE apply_entry")
+        return apply_problem(exc)
+    conn.execute("RELEASE apply_entry")
+    return None
+
+
 def apply_or_quarantine(conn: sqlite3.Connection, name: str, seq: int,
                         data: dict[str, Any], problem: str | None) -> str | None:
     """Apply a stored entry's rows, or quarantine it: an entry that cannot be applied
     (its ``problem`` is known already, or applying it fails) gets a ``quarantine`` row
     instead, and nothing else of it is applied. Returns why it was quarantined."""
     if problem is None:
-        conn.execute("SAVEPOINT apply_entry")
-        try:
-            add_rows(conn, name, seq, data)
-        except (LookupError, TypeError, ValueError, ArithmeticError, AttributeError,
-                sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
-                IntegrityError, InvalidName) as exc:
-            conn.execute("ROLLBACK TO apply_entry")
-            problem = apply_problem(exc)
-        conn.execute("RELEASE apply_entry")
+        problem = try_rows(conn, name, seq, data)
     if problem is not None:
         conn.execute("INSERT INTO quarantine (name, seq, reason) VALUES (?, ?, ?) ON CONFLICT"
                      "(name, seq) DO UPDATE SET reason = excluded.reason", (name, seq, problem))

@@ -19,7 +19,7 @@ from typing import Any
 
 from .._errors import IntegrityError, StoreError
 from .._log import Entry
-from .apply import add_entry, apply_or_quarantine, apply_problem, store_entry
+from .apply import apply_or_quarantine, store_entry, try_rows
 from .schema import SCHEMA_USER_VERSION, migrate
 
 __all__ = ["Index"]
@@ -207,28 +207,22 @@ class Index:
 
         The entry must continue its chain (the next ``seq`` after the head, naming the
         head's hash as ``prev``) and apply cleanly; otherwise ``IntegrityError`` is
-        raised and nothing of it is stored. Writers use this before they publish.
+        raised, and the enclosing :meth:`write` keeps none of it. Writers use this
+        before they publish.
         """
         self._check_follows(entry)
-        if entry.problem is not None:
-            raise IntegrityError(f"log entry {entry.name}#{entry.seq} is invalid: {entry.problem}")
-        self.conn.execute("SAVEPOINT add_entry")
-        try:
-            add_entry(self.conn, entry.name, entry.seq, entry.id, entry.kind, entry.text,
-                      entry.hash, entry.sig, entry.data)
-        except sqlite3.OperationalError:
-            self.conn.execute("ROLLBACK TO add_entry")
-            self.conn.execute("RELEASE add_entry")
-            raise
-        except (LookupError, TypeError, ValueError, ArithmeticError, AttributeError,
-                sqlite3.Error, IntegrityError) as exc:
-            self.conn.execute("ROLLBACK TO add_entry")
-            self.conn.execute("RELEASE add_entry")
-            if isinstance(exc, IntegrityError):
-                raise
+        problem = entry.problem
+        if problem is None:
+            try:
+                store_entry(self.conn, entry.name, entry.seq, entry.id, entry.kind,
+                            entry.text, entry.hash, entry.sig)
+            except sqlite3.IntegrityError as exc:  # its id is taken: a retried append
+                raise IntegrityError(f"log entry {entry.name}#{entry.seq} cannot be stored: "
+                                     f"{exc}") from None
+            problem = try_rows(self.conn, entry.name, entry.seq, entry.data)
+        if problem is not None:  # the caller's write() rolls back what was stored
             raise IntegrityError(f"log entry {entry.name}#{entry.seq} cannot be applied: "
-                                 f"{apply_problem(exc)}") from None
-        self.conn.execute("RELEASE add_entry")
+                                 f"{problem}")
 
     def replay(self, entry: Entry) -> str | None:
         """Store an entry another writer published (inside :meth:`write`).

@@ -13,8 +13,8 @@ from collections.abc import Container, Iterator
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from .._blobs import check_digest, hash_stream
-from .._errors import ModelverError, NotFound, StoreError
+from .._blobs import check_digest, hash_stream, is_digest
+from .._errors import NotFound, StoreError
 from ._cache import BlobCache
 from ._exclusive import create_exclusive
 from ._transport import progress as _progress
@@ -227,12 +227,15 @@ class RemoteBlobs:
     def _trashed(self, digest: str) -> list[str]:
         """Keys of the blob's copies in the trash, newest first."""
         prefix = check_digest(digest)[7:] + "."
+        found = [k for k in self._trash() if posixpath.basename(k).startswith(prefix)]
+        return sorted(found, key=_trashed_at, reverse=True)
+
+    def _trash(self) -> list[str]:
+        """A fresh listing of the trash's keys (none when there is no trash yet)."""
         try:
-            listed = self.fs.ls(self._p("trash"), detail=False, refresh=True)
+            return [str(k) for k in self.fs.ls(self._p("trash"), detail=False, refresh=True)]
         except FileNotFoundError:
             return []
-        found = [str(k) for k in listed if posixpath.basename(str(k)).startswith(prefix)]
-        return sorted(found, key=_trashed_at, reverse=True)
 
     def restore_blob(self, digest: str) -> bool:
         """Make sure a blob that a just-published entry names is in the store.
@@ -266,29 +269,18 @@ class RemoteBlobs:
         log): those are put back. Returns the digests put back."""
         restored: list[str] = []
         with _unreachable_as(StoreError, f"cannot clean up {self.uri!r}"):
-            try:
-                listed = self.fs.ls(self._p("trash"), detail=False, refresh=True)
-            except FileNotFoundError:
-                return restored
             now = time.time()
-            for key in sorted(str(k) for k in listed):
-                hexd = posixpath.basename(key).split(".", 1)[0]
-                digest = "sha256:" + hexd
-                try:
-                    check_digest(digest)
-                except ModelverError:
+            for key in sorted(self._trash()):
+                digest = "sha256:" + posixpath.basename(key).split(".", 1)[0]
+                if not is_digest(digest):
                     continue  # not a trashed blob: leave it alone
-                if digest in referenced:
-                    if not self.has_blob(digest):
-                        with contextlib.suppress(FileNotFoundError):
-                            self._move(key, self._blob_key(digest))
-                            restored.append(digest)
-                            continue
+                if digest in referenced and not self.has_blob(digest):
                     with contextlib.suppress(FileNotFoundError):
-                        self.fs.rm_file(key)
-                elif now - _trashed_at(key) >= older_than_s:
+                        self._move(key, self._blob_key(digest))
+                        restored.append(digest)
+                elif digest in referenced or now - _trashed_at(key) >= older_than_s:
                     with contextlib.suppress(FileNotFoundError):
-                        self.fs.rm_file(key)
+                        self.fs.rm_file(key)  # a spare copy, or old enough to go
         return restored
 
     def blob_digests(self) -> Iterator[str]:
