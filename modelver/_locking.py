@@ -214,12 +214,13 @@ def active_lock() -> LockFile | None:
     return _find_lock()
 
 
-def locked_ref(name: str, ref: str) -> LockEntry | None:
-    """The pinned entry for a load of ``name``, or None when no lock/pin is in force."""
+def locked_ref(name: str, ref: str, *, lock_file: bool = True) -> LockEntry | None:
+    """The pinned entry for a load of ``name``, or None when no lock/pin is in force
+    (``lock_file=False``: pins only)."""
     for pins in reversed(_pins):
         if name in pins:
             return LockEntry(name, ref, pins[name], "")
-    lock = _find_lock()
+    lock = _find_lock() if lock_file else None
     if lock is None:
         return None
     entry = lock.models.get(name)

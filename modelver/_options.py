@@ -108,11 +108,11 @@ class RunOptions:
         from ._resolve import split_ref
 
         for parent in self.parents:
-            store.resolve(*split_ref(parent))
+            store._find(*split_ref(parent))
         if self.version is None:
             return
         try:
-            existing = store.resolve(self.name, self.version)
+            existing = store._find(self.name, self.version)
         except NotFound:
             return
         raise VersionExists(f"{existing.ref} already exists and versions are immutable; "

@@ -47,13 +47,15 @@ class Store:
     :func:`modelver.configure`, ``MODELVER_URI``, or the nearest ``.modelver/`` folder.
     """
 
-    def __init__(self, backend: Backend, *, safe: bool = False, offline: str = "warn") -> None:
+    def __init__(self, backend: Backend, *, safe: bool = False, offline: str = "warn",
+                 lock_file: bool = True) -> None:
         if offline not in ("warn", "error"):
             raise InvalidName(f"offline must be 'warn' or 'error', not {offline!r}")
         self.backend = backend
         self.uri = backend.uri
         self.safe = safe
         self.offline = offline
+        self.lock_file = lock_file
         self.chain = Chain(backend, offline=offline)
         self._cache: ArtifactCache | None = None
         self._stat_cache: IndexStatCache | None = None
@@ -61,13 +63,16 @@ class Store:
 
     @classmethod
     def open(cls, uri: str, storage_options: Mapping[str, Any] | None = None, *,
-             safe: bool = False, offline: str = "warn") -> Store:
+             safe: bool = False, offline: str = "warn", lock_file: bool = True) -> Store:
         """Open the store at ``uri`` (a folder, ``sqlite:///…`` or an fsspec URL).
 
         ``safe=True`` refuses pickle-family formats on load; ``offline="error"`` makes an
-        unreachable remote store an error instead of a warning and a stale read.
+        unreachable remote store an error instead of a warning and a stale read;
+        ``lock_file=False`` makes ``resolve`` and ``load`` ignore a lock file in force
+        (pins from :func:`modelver.pin` still apply), as for an isolated test store.
         """
-        return cls(open_backend(uri, storage_options), safe=safe, offline=offline)
+        return cls(open_backend(uri, storage_options), safe=safe, offline=offline,
+                   lock_file=lock_file)
 
     def __repr__(self) -> str:
         return f"<modelver.Store {self.uri!r}>"
@@ -134,7 +139,7 @@ class Store:
 
         if isinstance(parents, str) or not isinstance(parents, (list, tuple)):
             raise InvalidName(f"parents must be a list of 'name@ref' texts, not {parents!r}")
-        refs = [self.resolve(*split_ref(p)).ref for p in parents]
+        refs = [self._find(*split_ref(p)).ref for p in parents]
         digest, size, fmt = model if model is not None else (None, 0, "")
         return commit(self.chain, name, run, digest, size, fmt, version=version, bump=bump,
                       parents=refs, tags=tags)
@@ -147,8 +152,25 @@ class Store:
 
         ``ref`` is an exact version, an alias, ``latest``, a specifier such as
         ``">=1.2,<2"`` or a digest prefix ``"sha256:3fa9"``; ``at`` asks where an
-        alias pointed at that time.
+        alias pointed at that time. With a lock file or pins in force, a movable
+        reference resolves to the pinned version, exactly as :meth:`load` loads it.
         """
+        name = check_name(name)
+        if at is None and not is_exact(ref):
+            from ._locking import locked_ref
+
+            pinned = locked_ref(name, ref, lock_file=self.lock_file)
+            if pinned is not None:
+                mv = self._find(name, pinned.version)
+                if pinned.digest and pinned.digest != mv.digest:
+                    raise IntegrityError(f"{mv.ref} has digest {mv.digest} but the lock pins "
+                                         f"{pinned.digest}; re-run `modelver lock`")
+                return mv
+        return self._find(name, ref, at=at, prereleases=prereleases)
+
+    def _find(self, name: str, ref: str, *, at: datetime | None = None,
+              prereleases: bool = False) -> ModelVersion:
+        """The version ``ref`` names in this store, whatever a lock or pin says."""
         name = check_name(name)
         if at is not None and not isinstance(at, datetime):
             raise InvalidName(f"at= must be a datetime, not {type(at).__name__}")
@@ -172,16 +194,10 @@ class Store:
         loaded version is recorded as a parent of what that run registers.
         """
         from ._load import ArtifactCache, load_artifact
-        from ._locking import locked_ref
 
-        name = check_name(name)
         # A lock pins movable references (aliases, latest, specifiers); an exact
         # version or digest already says exactly what to load.
-        pinned = None if is_exact(ref) else locked_ref(name, ref)
-        mv = self.resolve(name, pinned.version if pinned else ref)
-        if pinned is not None and pinned.digest and pinned.digest != mv.digest:
-            raise IntegrityError(f"{mv.ref} has digest {mv.digest} but the lock pins "
-                                 f"{pinned.digest}; re-run `modelver lock`")
+        mv = self.resolve(name, ref)
         cache = self._cache
         if cache is None:
             with self._lazy:
@@ -250,7 +266,7 @@ class Store:
         from ._aliases import checked_alias, move_alias
 
         checked_alias(alias)
-        target = self.resolve(name, version).version
+        target = self._find(name, version).version
         return move_alias(self.chain, name, alias, target, kind="promote", reason=reason,
                           expect=expect)
 
@@ -263,7 +279,7 @@ class Store:
         from ._aliases import checked_alias, move_alias
 
         checked_alias(alias)
-        target = None if to is None else self.resolve(name, to).version
+        target = None if to is None else self._find(name, to).version
         return move_alias(self.chain, name, alias, target, kind="rollback", reason=reason)
 
     def alias_history(self, name: str, alias: str) -> AliasHistory:
@@ -300,13 +316,13 @@ class Store:
         """Protect a version from retention (a legal or operational hold)."""
         from ._aliases import hold
 
-        return hold(self.chain, self.resolve(name, version), reason)
+        return hold(self.chain, self._find(name, version), reason)
 
     def release(self, name: str, version: str, reason: str = "released") -> Hold:
         """Release a hold placed with :meth:`hold`."""
         from ._aliases import hold
 
-        return hold(self.chain, self.resolve(name, version), reason, release=True)
+        return hold(self.chain, self._find(name, version), reason, release=True)
 
     def holds(self, name: str | None = None) -> list[Hold]:
         """The versions currently held."""
@@ -321,7 +337,7 @@ class Store:
         """The lineage graph around one version: datasets, runs, parents and children."""
         from ._lineage import lineage
 
-        return lineage(self.chain.queries, self.resolve(name, ref))
+        return lineage(self.chain.queries, self._find(name, ref))
 
     def used_by(self, data: Any) -> list[ModelVersion]:
         """Every version trained on ``data`` (a path, array, frame or fingerprint),
@@ -335,7 +351,7 @@ class Store:
         """Compare two versions (``"fraud@1.2.0"``, ``"fraud@prod"``) section by section."""
         from ._diff import diff
 
-        versions = [self.resolve(*split_ref(text)) for text in (a, b)]
+        versions = [self._find(*split_ref(text)) for text in (a, b)]
         runs = [self.get_run(mv.run_id) if mv.run_id else None for mv in versions]
         return diff(versions[0], runs[0], versions[1], runs[1], self.read_blob)
 
@@ -373,7 +389,7 @@ class Store:
         from ._transfer import transfer
 
         target = to if isinstance(to, Store) else Store.open(to, storage_options)
-        return transfer(self.chain, target.chain, self.resolve(name, ref))
+        return transfer(self.chain, target.chain, self._find(name, ref))
 
     def pull(self, name: str, ref: str = "latest", *, from_: Store | str,
              storage_options: Mapping[str, Any] | None = None) -> TransferReport:
@@ -381,7 +397,7 @@ class Store:
         from ._transfer import transfer
 
         source = from_ if isinstance(from_, Store) else Store.open(from_, storage_options)
-        return transfer(source.chain, self.chain, source.resolve(name, ref))
+        return transfer(source.chain, self.chain, source._find(name, ref))
 
     # -- lock files ----------------------------------------------------------
 
@@ -392,13 +408,13 @@ class Store:
         """
         from ._locking import lock
 
-        return lock(self.resolve, refs, path)
+        return lock(self._find, refs, path)
 
     def check_lock(self, path: str = "modelver.lock") -> list[LockMove]:
         """The locked references that resolve to another version (or digest) today."""
         from ._locking import check_lock
 
-        return check_lock(self.resolve, path)
+        return check_lock(self._find, path)
 
     # -- integrity -----------------------------------------------------------
 

@@ -39,11 +39,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def modelver_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """An empty store in a temporary folder, the default store for this test."""
+    """An empty store in a temporary folder, the default store for this test.
+
+    It is not bound by a lock file (the project's or ``--modelver-lock``): that lock
+    pins versions of another store. ``@pytest.mark.modelver`` pins still apply.
+    """
     import modelver
 
     path = tmp_path_factory.mktemp("modelver-store") / ".modelver"
-    store = modelver.open(str(path)).init()
+    store = modelver.Store.open(str(path), lock_file=False).init()
     previous = modelver.configured()
     modelver.configure(store)
     try:

@@ -107,3 +107,40 @@ def test_an_exact_version_is_loaded_as_asked_even_with_a_lock(store: modelver.St
     modelver.use_lock(str(moved))
     assert modelver.load("fraud", "2.0.0") == {"v": 2}
     assert modelver.load("fraud", store.resolve("fraud", "2.0.0").digest) == {"v": 2}
+
+
+def test_resolve_and_load_agree_under_a_lock_and_under_pins(store: modelver.Store,
+                                                           moved: Path) -> None:
+    # Before: resolve() ignored the lock, so code that printed the version it was about
+    # to serve printed 2.0.0 and then loaded 1.0.0.
+    modelver.use_lock(str(moved))
+    assert store.resolve("fraud", "prod").version == "1.0.0"
+    assert modelver.resolve("fraud", "prod").version == "1.0.0"
+    assert modelver.load("fraud", "prod") == {"v": 1}
+    with modelver.pin(fraud="2.0.0"):
+        assert modelver.resolve("fraud", "prod").version == "2.0.0"
+        assert modelver.load("fraud", "prod") == {"v": 2}
+    # Time travel asks where the alias pointed, which the lock does not change.
+    assert store.resolve("fraud", "prod", at=modelver.alias_history("fraud", "prod")[-1]
+                         .at).version == "2.0.0"
+
+
+def test_lock_and_lock_check_read_the_store_not_the_lock_in_force(
+        store: modelver.Store, moved: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    modelver.use_lock(str(moved))
+    assert main(["lock", "--check", "--file", str(moved), "--store", store.uri]) == 1
+    assert "now 2.0.0" in capsys.readouterr().out
+    # Promoting and rolling back act on the alias itself, not on the pinned version.
+    store.promote("fraud", "latest", "staging")
+    assert store.alias_history("fraud", "staging")[-1].to_version == "2.0.0"
+
+
+def test_a_store_opened_without_lock_file_follows_aliases_but_keeps_pins(
+        store: modelver.Store, moved: Path) -> None:
+    modelver.use_lock(str(moved))
+    free = modelver.Store.open(store.uri, lock_file=False)
+    assert free.resolve("fraud", "prod").version == "2.0.0"
+    free.register("other", b"x")
+    assert free.load("other") == b"x"  # not pinned by the lock, and not refused for it
+    with modelver.pin(fraud="1.0.0"):
+        assert free.load("fraud", "prod") == {"v": 1}

@@ -83,3 +83,38 @@ def test_the_plugin_module_imports_only_pytest() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert "numpy" not in out and "sqlite_utils" not in out and "fsspec" not in out
+
+
+def test_the_isolated_store_is_not_bound_by_the_project_lock(pytester: pytest.Pytester) -> None:
+    # Before: a modelver.lock beside pyproject.toml pinned the fixture's empty store too,
+    # so every load there failed with "'fraud' is not pinned" or loaded the wrong version.
+    pytester.makefile(".toml", pyproject="[project]\nname = 'proj'\n")
+    pytester.makefile(".lock", modelver='[models."fraud"]\nref = "prod"\nversion = "9.9.9"\n'
+                      'digest = "sha256:' + "0" * 64 + '"\n')
+    pytester.makepyfile(test_isolated='''
+import modelver, pytest
+from modelver import _locking
+
+def test_isolated(modelver_store):
+    assert _locking.active_lock() is not None
+    modelver.register("fraud", {"v": 1}, version="1.0.0")
+    modelver.register("churn", {"c": 1})
+    modelver.promote("fraud", "1.0.0", "prod")
+    assert modelver.resolve("fraud", "prod").version == "1.0.0"
+    assert modelver.load("fraud", "prod") == {"v": 1}
+    assert modelver.load("churn") == {"c": 1}
+
+@pytest.mark.modelver(fraud="1.0.0")
+def test_pins_still_apply(modelver_store):
+    modelver.register("fraud", {"v": 1}, version="1.0.0")
+    modelver.register("fraud", {"v": 2}, version="2.0.0")
+    assert modelver.load("fraud", "latest") == {"v": 1}
+
+def test_other_stores_follow_the_project_lock(tmp_path):
+    store = modelver.open(str(tmp_path / ".modelver"))
+    store.register("fraud", {"v": 1}, version="1.0.0")
+    with pytest.raises(modelver.NotFound, match="9.9.9"):
+        store.load("fraud", "prod")
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
