@@ -44,6 +44,11 @@ class QuarantineWarning(UserWarning):
     keeps working. ``modelver verify`` lists quarantined entries."""
 
 
+# After a failed read, the replica answers alone for this long before the remote is
+# tried again.
+RETRY_AFTER_S = 30.0
+
+
 class StaleWarning(UserWarning):
     """A remote store could not be reached; the answer comes from the local index."""
 
@@ -58,6 +63,8 @@ class Chain:
         self._index: Index | None = None
         self._queries: Queries | None = None
         self._open_lock = threading.Lock()
+        self._stale = False  # warned that the remote is unreachable, until it answers
+        self._down: tuple[float, str] | None = None  # when it last failed, and why
 
     @property
     def index(self) -> Index:
@@ -96,20 +103,38 @@ class Chain:
         :class:`StaleWarning`, or raise ``StoreError`` if the store was opened with
         ``offline="error"`` or this machine has never read it.
         """
+        down = self._down
+        if down is not None and time.monotonic() - down[0] < RETRY_AFTER_S:
+            # It failed moments ago: answer from the replica at once instead of paying
+            # the connect timeout on every call (a serving process calls this per load).
+            if self.offline == "error":
+                raise StoreError(down[1])
+            return
         try:
             if not self.backend.exists():
                 raise NotFound(f"no store at {self.uri!r}: check the path, bucket or prefix "
                                "(a first write creates a store)")
             self.sync(name)
         except (OSError, TimeoutError) as exc:
-            if isinstance(exc, StoreError) or self.offline == "error":
-                raise StoreError(f"cannot reach {self.uri!r}: {exc}") from exc
+            if isinstance(exc, StoreError):
+                raise
+            why = str(exc) if str(exc).startswith("cannot reach") else (
+                f"cannot reach {self.uri!r}: {type(exc).__name__}: {exc}")
+            if self.offline == "error":
+                why = f"{why} (offline='error' refuses a stale read)"
+                self._down = (time.monotonic(), why)
+                raise StoreError(why) from exc
             if not self.queries.heads():
-                raise StoreError(f"cannot reach {self.uri!r} ({exc}), and this machine has no "
-                                 "copy of it yet: check the endpoint, network and credentials"
-                                 ) from exc
-            warnings.warn(f"cannot reach {self.uri!r} ({type(exc).__name__}); using what this "
-                          "machine last saw of it", StaleWarning, stacklevel=3)
+                raise StoreError(f"{why}, and this machine has no copy of it yet: check the "
+                                 "endpoint, network and credentials") from exc
+            self._down = (time.monotonic(), why)
+            if not self._stale:  # once per outage, not once per call
+                self._stale = True
+                warnings.warn(f"{why}; using what this machine last saw of it",
+                              StaleWarning, stacklevel=3)
+        else:
+            self._stale = False
+            self._down = None
 
     def sync(self, name: str | None = None) -> None:
         """Replay the entries the read model has not seen (of one model, or of all).

@@ -37,6 +37,7 @@ from ._exclusive import create_exclusive, supports_exclusive
 from ._registry import default_cache_dir, missing_backend_hint
 from ._remote_blobs import RemoteBlobs
 from ._transport import is_s3 as _is_s3
+from ._transport import limit_s3fs_retries, with_s3_defaults
 from ._transport import transport_errors as _transport_errors
 from ._transport import unreachable_as as _unreachable_as
 
@@ -75,13 +76,14 @@ class RemoteBackend(RemoteBlobs):
         import fsspec
 
         try:
-            fs, root = fsspec.core.url_to_fs(uri, **dict(options))
+            fs, root = fsspec.core.url_to_fs(uri, **with_s3_defaults(uri, dict(options)))
         except ImportError as exc:
             scheme = uri.split("://", 1)[0]
             raise StoreError(f"cannot open {uri!r}: {exc}{missing_backend_hint(scheme)}"
                              ) from None
         except ValueError as exc:
             raise StoreError(f"cannot open {uri!r}: {exc}") from None
+        limit_s3fs_retries(fs)
         return cls(fs, root, uri, default_cache_dir())
 
     # -- paths ---------------------------------------------------------------------

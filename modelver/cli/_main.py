@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import modelver
@@ -62,6 +64,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Show warnings as ``modelver: warning: …`` lines, without Python's file, line
+    number and source line, while a command runs."""
+    shown = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:
+        print(f"modelver: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     parser = build_parser()
@@ -76,8 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.offline = getattr(args, "offline", "warn")
     args.store = getattr(args, "store", None)
     try:
-        store = modelver.open(args.store, offline=args.offline)
-        result = args.handler(args, store)
+        with _one_line_warnings():
+            store = modelver.open(args.store, offline=args.offline)
+            result = args.handler(args, store)
     except modelver.ModelverError as exc:
         print(f"modelver: error: {exc}", file=sys.stderr)
         return 1
