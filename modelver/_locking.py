@@ -237,6 +237,7 @@ def lock(resolve: Resolve, refs: Iterable[str], path: str = LOCK_NAME) -> LockFi
     """
     from ._resolve import split_ref
 
+    path = _lock_path(path)
     refs = list(refs)
     if not refs and os.path.exists(path):
         refs = [f"{e.name}@{e.ref}" for e in read_lock(path).models.values()]

@@ -20,7 +20,7 @@ from ._resolve import split_ref
 from ._store import Store
 from ._versions import normalize
 
-__all__ = ["BUMPS", "RunOptions"]
+__all__ = ["BUMPS", "RunOptions", "texts"]
 
 BUMPS = ("auto", "major", "minor", "patch")
 
@@ -45,10 +45,21 @@ def _version(value: object) -> str | None:
     return normalize(value)
 
 
-def _parents(value: Iterable[str] | str) -> tuple[str, ...]:
+def texts(value: object, what: str) -> tuple[str, ...]:
+    """One text or a list, tuple or set of texts as a tuple (None is empty);
+    ``InvalidName`` for anything else."""
+    if value is None:
+        return ()
     if isinstance(value, str):
-        value = (value,)
-    parents = tuple(value)
+        return (value,)
+    if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, str)
+                                                                for v in value):
+        return tuple(value)
+    raise InvalidName(f"{what} must be a text or a list of texts, not {value!r}")
+
+
+def _parents(value: Iterable[str] | str) -> tuple[str, ...]:
+    parents = texts(value, "parents")
     for ref in parents:
         split_ref(ref)  # InvalidName for anything that is not "name@ref"
     return parents
@@ -63,8 +74,8 @@ def _tags(value: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def _allow_env(value: Iterable[str] | str) -> tuple[str, ...]:
-    names = (value,) if isinstance(value, str) else tuple(value)
-    if not all(isinstance(n, str) and n for n in names):
+    names = texts(value, "allow_env")
+    if not all(names):
         raise InvalidName(f"allow_env must be environment variable names, not {value!r}")
     return names
 

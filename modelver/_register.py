@@ -25,6 +25,18 @@ from ._versions import bump as next_version
 __all__ = ["commit"]
 
 
+def check_commit_args(version: str | None, bump: Bump | str,
+                      tags: Mapping[str, str] | None) -> tuple[str | None, dict[str, str]]:
+    """Refuse a bad ``version``, ``bump`` or ``tags`` (``InvalidName``) before anything is
+    written; returns the normalized version and the tags as texts."""
+    if bump not in ("auto", "major", "minor", "patch"):
+        raise InvalidName(f"bump must be 'auto', 'major', 'minor' or 'patch', not {bump!r}")
+    exact = normalize(version) if version is not None else None
+    if tags is not None and not isinstance(tags, Mapping):
+        raise InvalidName(f"tags must be a mapping of str to str, not {type(tags).__name__}")
+    return exact, {str(k): str(v) for k, v in (tags or {}).items()}
+
+
 def commit(chain: Chain, name: str, run: Run | None, digest: str | None, size: int, fmt: str,
            *, version: str | None, bump: Bump | str, parents: Sequence[str],
            tags: Mapping[str, str] | None) -> ModelVersion | None:
@@ -35,13 +47,8 @@ def commit(chain: Chain, name: str, run: Run | None, digest: str | None, size: i
     """
     from ._bump import decide
 
-    if bump not in ("auto", "major", "minor", "patch"):
-        raise InvalidName(f"bump must be 'auto', 'major', 'minor' or 'patch', not {bump!r}")
-    exact = normalize(version) if version is not None else None
+    exact, tag_map = check_commit_args(version, bump, tags)
     parent_refs = sorted(set(parents) | set(run.parents if run else ()))
-    if tags is not None and not isinstance(tags, Mapping):
-        raise InvalidName(f"tags must be a mapping of str to str, not {type(tags).__name__}")
-    tag_map = {str(k): str(v) for k, v in (tags or {}).items()}
     result: list[ModelVersion] = []
 
     def build(q: Queries) -> Draft:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._chain import Chain, QuarantineWarning, StaleWarning
 from ._context import record_parent
-from ._errors import IntegrityError, InvalidName, NotFound, StoreError
+from ._errors import IntegrityError, InvalidName, NotFound, StoreError, VersionExists
 from ._index import IndexStatCache
 from ._names import check_name
 from ._records import AliasEvent, Hold, ModelVersion, Run
@@ -109,7 +109,20 @@ class Store:
         ``bump="auto"`` gives a patch release here (there is no run to compare);
         pass ``bump="major"|"minor"|"patch"`` or an exact ``version``.
         """
+        from ._register import check_commit_args
+
         name = check_name(name)
+        # Everything that can be refused is refused before the model is written.
+        check_commit_args(version, bump, tags)
+        self._parent_refs(parents)
+        if version is not None:
+            try:
+                existing = self._find(name, version)
+            except NotFound:
+                pass
+            else:
+                raise VersionExists(f"{existing.ref} already exists and versions are "
+                                    "immutable; pass another version= or bump=")
         digest, size, fmt = self.put_model(obj)
         mv = self._commit(name, None, (digest, size, fmt), version=version, bump=bump,
                           parents=parents, tags=tags)
@@ -137,12 +150,16 @@ class Store:
                 tags: Mapping[str, str] | None) -> ModelVersion | None:
         from ._register import commit
 
-        if isinstance(parents, str) or not isinstance(parents, (list, tuple)):
-            raise InvalidName(f"parents must be a list of 'name@ref' texts, not {parents!r}")
-        refs = [self._find(*split_ref(p)).ref for p in parents]
+        refs = self._parent_refs(parents)
         digest, size, fmt = model if model is not None else (None, 0, "")
         return commit(self.chain, name, run, digest, size, fmt, version=version, bump=bump,
                       parents=refs, tags=tags)
+
+    def _parent_refs(self, parents: Sequence[str]) -> list[str]:
+        """``name@ref`` parents as exact references (``NotFound`` for a missing one)."""
+        if isinstance(parents, str) or not isinstance(parents, (list, tuple)):
+            raise InvalidName(f"parents must be a list of 'name@ref' texts, not {parents!r}")
+        return [self._find(*split_ref(p)).ref for p in parents]
 
     # -- reading -------------------------------------------------------------
 
@@ -233,6 +250,10 @@ class Store:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                                   or limit < 0):
             raise InvalidName(f"limit must be a non-negative int, not {limit!r}")
+        if status is not None and not isinstance(status, str):
+            raise InvalidName(f"status must be a text such as 'failed', not {status!r}")
+        if limit is not None and limit >= 2**63:
+            limit = None  # more than SQLite counts: every run
         self.chain.readable(name)
         return RunList(self.chain.queries.runs(name, status=status, limit=limit))
 

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from ._errors import InvalidName
-from ._options import RunOptions
+from ._options import RunOptions, texts
 from ._records import DataFingerprint, ModelVersion
 from ._run import ActiveRun
 from ._store import Store
@@ -38,7 +38,7 @@ class VersionedFunction(Generic[P, R]):
         self.options = options
         if isinstance(data, str):
             data = (data,)
-        self._data = frozenset(data)
+        self._data = frozenset(texts(data, "data"))
         self._sig = signature_of(func)
         unknown = self._data - set(self._sig.parameters)
         if unknown:

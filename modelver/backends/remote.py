@@ -81,8 +81,10 @@ class RemoteBackend(RemoteBlobs):
             scheme = uri.split("://", 1)[0]
             raise StoreError(f"cannot open {uri!r}: {exc}{missing_backend_hint(scheme)}"
                              ) from None
-        except ValueError as exc:
-            raise StoreError(f"cannot open {uri!r}: {exc}") from None
+        except ModelverError:
+            raise
+        except Exception as exc:  # each filesystem has its own errors for a bad URL
+            raise StoreError(f"cannot open {uri!r}: {type(exc).__name__}: {exc}") from None
         limit_s3fs_retries(fs)
         return cls(fs, root, uri, default_cache_dir())
 
