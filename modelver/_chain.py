@@ -63,8 +63,8 @@ class Chain:
         self._index: Index | None = None
         self._queries: Queries | None = None
         self._open_lock = threading.Lock()
-        self._stale = False  # warned that the remote is unreachable, until it answers
-        self._down: tuple[float, str] | None = None  # when it last failed, and why
+        # When the remote last failed and why; None once it answers again.
+        self._down: tuple[float, str] | None = None
 
     @property
     def index(self) -> Index:
@@ -127,13 +127,11 @@ class Chain:
             if not self.queries.heads():
                 raise StoreError(f"{why}, and this machine has no copy of it yet: check the "
                                  "endpoint, network and credentials") from exc
-            self._down = (time.monotonic(), why)
-            if not self._stale:  # once per outage, not once per call
-                self._stale = True
+            if self._down is None:  # once per outage, not once per call
                 warnings.warn(f"{why}; using what this machine last saw of it",
                               StaleWarning, stacklevel=3)
+            self._down = (time.monotonic(), why)
         else:
-            self._stale = False
             self._down = None
 
     def sync(self, name: str | None = None) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from ._errors import InvalidName, NotFound, VersionExists
+from ._errors import InvalidName
 from ._names import check_name
 from ._resolve import split_ref
 from ._store import Store
@@ -116,18 +116,7 @@ class RunOptions:
     def check_version_free(self, store: Store) -> None:
         """Before training runs: refuse an explicit ``version`` the store already holds,
         and ``parents`` that name no version (``NotFound``)."""
-        from ._resolve import split_ref
-
-        for parent in self.parents:
-            store._find(*split_ref(parent))
-        if self.version is None:
-            return
-        try:
-            existing = store._find(self.name, self.version)
-        except NotFound:
-            return
-        raise VersionExists(f"{existing.ref} already exists and versions are immutable; "
-                            "pass another version= or let modelver choose one")
+        store._refuse_early(self.name, self.version, self.parents)
 
     def finish_args(self) -> dict[str, Any]:
         """The keyword arguments of :meth:`ActiveRun.finish` these options give."""

@@ -114,15 +114,7 @@ class Store:
         name = check_name(name)
         # Everything that can be refused is refused before the model is written.
         check_commit_args(version, bump, tags)
-        self._parent_refs(parents)
-        if version is not None:
-            try:
-                existing = self._find(name, version)
-            except NotFound:
-                pass
-            else:
-                raise VersionExists(f"{existing.ref} already exists and versions are "
-                                    "immutable; pass another version= or bump=")
+        self._refuse_early(name, version, parents)
         digest, size, fmt = self.put_model(obj)
         mv = self._commit(name, None, (digest, size, fmt), version=version, bump=bump,
                           parents=parents, tags=tags)
@@ -154,6 +146,19 @@ class Store:
         digest, size, fmt = model if model is not None else (None, 0, "")
         return commit(self.chain, name, run, digest, size, fmt, version=version, bump=bump,
                       parents=refs, tags=tags)
+
+    def _refuse_early(self, name: str, version: str | None, parents: Sequence[str]) -> None:
+        """Before a model is trained or written: refuse ``parents`` that name no version
+        (``NotFound``) and an explicit ``version`` the store already holds."""
+        self._parent_refs(parents)
+        if version is None:
+            return
+        try:
+            existing = self._find(name, version)
+        except NotFound:
+            return
+        raise VersionExists(f"{existing.ref} already exists and versions are immutable; "
+                            "pass another version= or let modelver choose one")
 
     def _parent_refs(self, parents: Sequence[str]) -> list[str]:
         """``name@ref`` parents as exact references (``NotFound`` for a missing one)."""

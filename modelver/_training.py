@@ -36,8 +36,6 @@ class VersionedFunction(Generic[P, R]):
         functools.update_wrapper(self, func)
         self.name = options.name
         self.options = options
-        if isinstance(data, str):
-            data = (data,)
         self._data = frozenset(texts(data, "data"))
         self._sig = signature_of(func)
         unknown = self._data - set(self._sig.parameters)

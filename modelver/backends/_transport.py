@@ -99,21 +99,23 @@ def misconfiguration(exc: BaseException) -> str | None:
     return None
 
 
+_UNREACHABLE = {  # botocore's error class -> what happened to the endpoint
+    "ConnectTimeoutError": "timed out connecting to {}",
+    "EndpointConnectionError": "could not connect to {}",
+    "ReadTimeoutError": "{} did not answer in time",
+    "ConnectionClosedError": "{} closed the connection without answering",
+}
+
+
 def unreachable_reason(exc: BaseException) -> str:
     """Why a store could not be reached, in a few words (no traceback, no URL query)."""
     for cause in _causes(exc):
-        kind = type(cause).__name__
-        kwargs = getattr(cause, "kwargs", None)
-        endpoint = kwargs.get("endpoint_url", "") if isinstance(kwargs, dict) else ""
-        endpoint = str(endpoint).split("?", 1)[0]
-        if kind == "ConnectTimeoutError":
-            return f"timed out connecting to {endpoint or 'the endpoint'}"
-        if kind == "EndpointConnectionError":
-            return f"could not connect to {endpoint or 'the endpoint'}"
-        if kind == "ReadTimeoutError":
-            return f"{endpoint or 'the endpoint'} did not answer in time"
-        if kind == "ConnectionClosedError":
-            return f"{endpoint or 'the endpoint'} closed the connection without answering"
+        template = _UNREACHABLE.get(type(cause).__name__)
+        if template is not None:
+            kwargs = getattr(cause, "kwargs", None)
+            endpoint = kwargs.get("endpoint_url") if isinstance(kwargs, dict) else None
+            return template.format(str(endpoint).split("?", 1)[0] if endpoint
+                                   else "the endpoint")
     return f"{type(exc).__name__}: {_first_line(exc)}"
 
 
