@@ -1,11 +1,14 @@
 """Diff: what changed between the runs of two versions, section by section.
 
 Sections are params, data, code, seeds, environment, hardware and metrics; each
-lists what was added, removed and changed. Code is compared by its identity (the
-function's source and closure, see :func:`modelver._capture.code.code_identity`)
-and git state, with a unified diff of the function source when both sources are
-stored. The module file's hash is not compared: it changes with code the function
-does not run. CPU frequency and resource use are not compared either: they vary
+lists what was added, removed and changed. Params compare field by field (a config's
+``opt.lr``). Code is compared by its identity (the function's source and closure,
+see :func:`modelver._capture.code.code_identity`), by each user function, class and
+constant it reaches (``module:qualname``), and by git state, with a unified diff of
+every changed source when both sources are stored.
+
+The module file's hash is not compared: it changes with code the function does not
+run. CPU frequency and resource use are not compared either: they vary
 from run to run on the same machine.
 """
 
@@ -156,14 +159,16 @@ def _data_section(a: Run | None, b: Run | None) -> Section:
     )
 
 
-def _code_facts(code: CodeInfo | None) -> dict[str, Any]:
+def _code_facts(code: CodeInfo | None, reached: bool) -> dict[str, Any]:
     if code is None:
         return {}
     from ._capture.code import code_identity
 
     where = ".".join(p for p in (code.module, code.function) if p) or "?"
     facts: dict[str, Any] = {"function": FunctionIdentity(
-        code_identity(code), where, code.function_hash or code.bytecode_hash)}
+        code_identity(code, reached=False), where, code.function_hash or code.bytecode_hash)}
+    if reached and code.user_code is not None:
+        facts.update(code.user_code)
     for field in ("git_commit", "git_branch", "git_dirty"):
         value = getattr(code, field)
         if value is not None:
@@ -212,16 +217,21 @@ def _hardware_facts(hw: Hardware | None) -> dict[str, Any]:
 def compare_runs(a: ModelVersion, b: ModelVersion, run_a: Run | None, run_b: Run | None,
                  source_diff: str | None = None, notes: tuple[str, ...] = ()) -> Diff:
     """The diff of two versions' runs (pure: no store access)."""
+    from ._bump import flat
+
     seeds_a = {} if run_a is None else {"seed": run_a.seeds.seed,
                                         "seeded": sorted(run_a.seeds.seeded)}
     seeds_b = {} if run_b is None else {"seed": run_b.seeds.seed,
                                         "seeded": sorted(run_b.seeds.seeded)}
+    code_a, code_b = (r.code if r else None for r in (run_a, run_b))
+    reached = (code_a is not None and code_b is not None and code_a.user_code is not None
+               and code_b.user_code is not None)
     return Diff(
         a=a, b=b,
-        params=_compare("params", run_a.params if run_a else {}, run_b.params if run_b else {}),
+        params=_compare("params", flat(run_a.params) if run_a else {},
+                        flat(run_b.params) if run_b else {}),
         data=_data_section(run_a, run_b),
-        code=_compare("code", _code_facts(run_a.code if run_a else None),
-                      _code_facts(run_b.code if run_b else None)),
+        code=_compare("code", _code_facts(code_a, reached), _code_facts(code_b, reached)),
         seeds=_compare("seeds", seeds_a, seeds_b),
         environment=_compare("environment", _env_facts(run_a.environment if run_a else None),
                              _env_facts(run_b.environment if run_b else None)),
@@ -233,22 +243,66 @@ def compare_runs(a: ModelVersion, b: ModelVersion, run_a: Run | None, run_b: Run
     )
 
 
-def _source(read_blob: Callable[[str], bytes], mv: ModelVersion, run: Run | None,
-            notes: list[str]) -> str | None:
-    digest = run.code.source_digest if run and run.code else None
-    if digest is None:
-        return None
+def _read_text(read_blob: Callable[[str], bytes], digest: str, mv: ModelVersion, what: str,
+               notes: list[str]) -> str | None:
     try:
         return read_blob(digest).decode("utf-8", errors="replace")
     except (ModelverError, OSError):
-        notes.append(f"the function source of {mv.ref} ({digest[:19]}…) is not in the store")
+        notes.append(f"the {what} of {mv.ref} ({digest[:19]}…) is not in the store")
         return None
+
+
+def _sources(read_blob: Callable[[str], bytes], mv: ModelVersion, code: CodeInfo,
+             notes: list[str]) -> dict[str, str] | None:
+    """The reached user code's texts (key → source) stored with a run, if any."""
+    if code.sources_digest is None:
+        return {}
+    import json
+
+    text = _read_text(read_blob, code.sources_digest, mv, "user code sources", notes)
+    if text is None:
+        return None
+    try:
+        texts = json.loads(text)
+    except ValueError:
+        notes.append(f"the user code sources of {mv.ref} cannot be read")
+        return None
+    return {str(k): str(v) for k, v in texts.items()} if isinstance(texts, dict) else None
+
+
+def _unified(old: str, new: str, a: str, b: str) -> str:
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True),
+                                        new.splitlines(keepends=True), a, b))
+
+
+def _source_diff(read_blob: Callable[[str], bytes], a: ModelVersion, code_a: CodeInfo,
+                 b: ModelVersion, code_b: CodeInfo, notes: list[str]) -> str | None:
+    """Unified diffs of the function and of each reached item whose source changed."""
+    from ._bump import code_changes
+
+    parts: list[str] = []
+    if code_a.source_digest != code_b.source_digest and code_a.source_digest \
+            and code_b.source_digest:
+        old = _read_text(read_blob, code_a.source_digest, a, "function source", notes)
+        new = _read_text(read_blob, code_b.source_digest, b, "function source", notes)
+        if old is not None and new is not None:
+            parts.append(_unified(old, new, f"{a.ref}:{code_a.function}",
+                                  f"{b.ref}:{code_b.function}"))
+    items = [k for k in code_changes(code_a, code_b) if ":" in k]
+    if items:
+        old_texts = _sources(read_blob, a, code_a, notes)
+        new_texts = _sources(read_blob, b, code_b, notes)
+        if old_texts is not None and new_texts is not None:
+            for key in items:
+                parts.append(_unified(old_texts.get(key, ""), new_texts.get(key, ""),
+                                      f"{a.ref}:{key}", f"{b.ref}:{key}"))
+    return "".join(parts) or None
 
 
 def diff(a: ModelVersion, run_a: Run | None, b: ModelVersion, run_b: Run | None,
          read_blob: Callable[[str], bytes]) -> Diff:
     """How ``b`` (and its run) differs from ``a``; ``read_blob`` reads the stored
-    function sources, for a source diff when the code changed."""
+    sources, for a source diff of each function or class that changed."""
     versions, runs = (a, b), (run_a, run_b)
     notes: list[str] = []
     for mv, run in zip(versions, runs, strict=True):
@@ -256,11 +310,6 @@ def diff(a: ModelVersion, run_a: Run | None, b: ModelVersion, run_b: Run | None,
             notes.append(f"{mv.ref} was registered directly: it has no run to compare")
     source_diff = None
     code_a, code_b = (r.code if r else None for r in runs)
-    if code_a and code_b and code_a.source_digest != code_b.source_digest:
-        src = [_source(read_blob, mv, r, notes) for mv, r in zip(versions, runs, strict=True)]
-        if src[0] is not None and src[1] is not None:
-            source_diff = "".join(difflib.unified_diff(
-                src[0].splitlines(keepends=True), src[1].splitlines(keepends=True),
-                f"{a.ref}:{code_a.function}", f"{b.ref}:{code_b.function}",
-            )) or None
+    if code_a and code_b:
+        source_diff = _source_diff(read_blob, a, code_a, b, code_b, notes)
     return compare_runs(a, b, run_a, run_b, source_diff, tuple(notes))

@@ -69,6 +69,10 @@ class CodeInfo:
     versions); ``bytecode_hash`` is a fallback fingerprint tied to ``python``
     (major.minor). ``stable`` is False when only bytecode could be hashed.
     ``source_digest``/``module_digest``/``diff_digest`` name blobs in the store.
+    ``user_code`` maps each user function, class and constant the function reaches
+    (``"module:qualname"``) to the sha256 of its source text; ``sources_digest`` names
+    the blob holding those texts (canonical JSON, key → text). ``user_code`` is None in
+    records made before modelver followed helpers.
     """
 
     function: str | None = None
@@ -87,15 +91,22 @@ class CodeInfo:
     git_dirty: bool | None = None
     git_remote: str | None = None
     diff_digest: str | None = None
+    user_code: dict[str, str] | None = None
+    sources_digest: str | None = None
     schema_version: int = SCHEMA_VERSION
 
 
 @attrs.frozen
 class Seeds:
-    """The seed a run used and which generators were seeded with it."""
+    """The seed a run used, which generators were seeded with it, and which were not.
+
+    ``not_seeded`` maps a library (or generator) to why it was not seeded, for example
+    ``"torch": "imported after the run started"``.
+    """
 
     seed: int | None = None
     seeded: list[str] = attrs.field(factory=list)
+    not_seeded: dict[str, str] = attrs.field(factory=dict)
     schema_version: int = SCHEMA_VERSION
 
 
@@ -196,7 +207,13 @@ class Tombstone:
 
 @attrs.frozen
 class ModelVersion:
-    """An immutable, content-addressed model version."""
+    """An immutable, content-addressed model version.
+
+    ``deleted`` and ``reruns`` are read from the store, not from the version's own
+    record: the tombstone retention wrote, and the ids of later runs that reproduced
+    this version (same code, params, data, seed and artifact) without registering a
+    new one.
+    """
 
     name: str
     version: str
@@ -209,6 +226,7 @@ class ModelVersion:
     created_at: datetime = attrs.field(factory=utcnow)
     created_by: str = ""
     deleted: Tombstone | None = None
+    reruns: list[str] = attrs.field(factory=list, eq=False)
     schema_version: int = SCHEMA_VERSION
 
     @property

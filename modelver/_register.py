@@ -61,6 +61,15 @@ def commit(chain: Chain, name: str, run: Run | None, digest: str | None, size: i
             if run is not None:
                 body["run"] = unstructure(attrs.evolve(run, parents=parent_refs))
             return Draft("run", body)
+        if exact is None and bump == "auto" and run is not None:
+            same = _reproduced(q, name, digest, run, parent_refs, tag_map)
+            if same is not None:  # an identical rerun: evidence, not a new version
+                result.append(same)
+                rule = (f"identical rerun of {same.ref} (same code, params, data, seed and "
+                        "artifact): no new version")
+                body["run"] = unstructure(attrs.evolve(run, version=same.ref, bump_rule=rule,
+                                                       parents=parent_refs))
+                return Draft("run", body)
         prev = q.latest(name, prereleases=True)
         if exact is not None:
             new, rule = exact, f"version={exact} given"
@@ -91,6 +100,23 @@ def commit(chain: Chain, name: str, run: Run | None, digest: str | None, size: i
                          f"concurrent gc deleted its artifact {digest}; register the model "
                          "again as a new version")
     return result[0] if result else None
+
+
+def _reproduced(q: Queries, name: str, digest: str, run: Run, parents: list[str],
+                tags: dict[str, str]) -> ModelVersion | None:
+    """The live version of ``name`` with this artifact whose run had the same inputs
+    (code, params, data, seed), parents and tags as ``run``, if there is one."""
+    from ._bump import same_inputs
+
+    for mv in reversed(q.by_digest(name, digest)):
+        if mv.deleted is not None or mv.run_id is None or sorted(mv.parents) != parents:
+            continue
+        if tags and tags != mv.tags:
+            continue
+        prev = q.run(mv.run_id)
+        if prev is not None and same_inputs(prev, run):
+            return mv
+    return None
 
 
 def _next_free(q: Queries, name: str, prev: str | None, part: str) -> str:

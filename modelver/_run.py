@@ -22,6 +22,7 @@ from ._errors import CaptureError, Conflict, InvalidName, ModelverError, Version
 from ._records import CodeInfo, DataFingerprint, ModelVersion, Run, Seeds, utcnow
 
 if TYPE_CHECKING:
+    from ._capture.closure import Reached
     from ._capture.code import CodeSnapshot
     from ._capture.git import GitProbe
     from ._capture.resources import ResourceMonitor
@@ -79,11 +80,22 @@ class ActiveRun:
         self._token: contextvars.Token[Any] | None = None
         self._monitor: ResourceMonitor | None = None
         self._git: GitProbe | None = None
+        self._reached: Reached | None = None
         self.seeds = Seeds()
         self.started_at = utcnow()
 
     def __repr__(self) -> str:
         return f"<modelver.ActiveRun {self.name} {self.id[:8]}>"
+
+    @property
+    def seed(self) -> int | None:
+        """The seed this run set (drawn for ``seed="auto"``), None with ``seed=None``.
+
+        Pass it to what the global seed does not reach:
+        ``np.random.default_rng(run.seed)``, xgboost's ``random_state``, lightgbm's
+        ``seed``.
+        """
+        return self.seeds.seed
 
     @property
     def store(self) -> Store:
@@ -117,19 +129,22 @@ class ActiveRun:
     # -- the user-facing log_* API -------------------------------------------------
 
     def log_params(self, **params: Any) -> None:
-        """Record hyperparameters (JSON values; others by type and fingerprint)."""
-        from ._capture.params import credentials_in, json_value, redact
+        """Record hyperparameters as canonical JSON values, field by field (see
+        ``docs/capture.md``); secrets are redacted at any depth."""
+        from ._capture.params import credentials_in, record_param
 
+        values = {k: record_param(k, v) for k, v in params.items()}
         with self._lock:
             self.secrets |= credentials_in(params)
-            self.params.update({k: json_value(redact(k, v)) for k, v in params.items()})
+            self.params.update(values)
 
     def log_metrics(self, **metrics: Any) -> None:
-        """Record metrics (numbers, or JSON values)."""
-        from ._capture.params import json_value
+        """Record metrics (numbers, or JSON values; numpy and torch scalars as numbers)."""
+        from ._capture.values import param_value
 
+        values = {k: param_value(v) for k, v in metrics.items()}
         with self._lock:
-            self.metrics.update({k: json_value(v) for k, v in metrics.items()})
+            self.metrics.update(values)
 
     def log_data(self, key: str, obj: Any) -> DataFingerprint:
         """Fingerprint a dataset and record it under ``key``."""
@@ -139,9 +154,20 @@ class ActiveRun:
         with self._lock:
             self.secrets |= credentials_in(obj)
         fp = fingerprint(obj, cache=self._stat_cache())
-        with self._lock:
-            self.data[str(key)] = fp
+        self.add_data({str(key): fp})
         return fp
+
+    def add_data(self, data: Mapping[str, DataFingerprint]) -> None:
+        """Record data fingerprints; one that knows only its data's type warns."""
+        with self._lock:
+            self.data.update(data)
+        for key, fp in data.items():
+            if fp.method == "type-only":
+                message = (f"data {key!r} ({fp.source or fp.kind}) could only be fingerprinted "
+                           "by its type: a change in its content will not show in the "
+                           "record; pass the tensors, frames or file paths it reads as data")
+                self.warnings.append(message)
+                warnings.warn(message, CaptureWarning, stacklevel=3)
 
     def log_model(self, model: Any) -> None:
         """Set the model this run registers when it ends cleanly."""
@@ -166,6 +192,8 @@ class ActiveRun:
 
         self._token = _CURRENT.set(self)
         self.seeds = apply_seed(self._seed_arg)
+        if self._snapshot is not None and self._snapshot.reach is not None:
+            self._reached = self.guard("the user code it reaches", self._snapshot.reach, None)
         self._monitor = ResourceMonitor()
         self.guard("resource use", self._monitor.start, None)
         if self._snapshot is not None:
@@ -188,7 +216,18 @@ class ActiveRun:
         diff_digest = None
         if git is not None and git.diff:
             diff_digest = self.store.backend.put_bytes(git.diff)[0]
-        return with_git(snap.info, git, diff_digest)
+        info = with_git(snap.info, git, diff_digest)
+        reached = self._reached
+        if reached is None:
+            return info
+        sources = None
+        if reached.texts:
+            from ._serde import canonical
+
+            text = canonical(reached.texts).encode("utf-8", "surrogatepass")
+            sources = self.store.backend.put_bytes(text)[0]
+        return attrs.evolve(info, user_code=dict(reached.items), sources_digest=sources,
+                            stable=info.stable and reached.stable)
 
     def _register(self, record: Run, model: tuple[str, int, str] | Exception, *,
                   version: str | None,
@@ -241,6 +280,7 @@ class ActiveRun:
         from ._capture.environment import capture_environment
         from ._capture.hardware import capture_hardware
         from ._capture.params import redact_text
+        from ._capture.seeds import finish_seeds
 
         try:
             resources = (self.guard("resource use", self._monitor.stop, None)
@@ -258,7 +298,7 @@ class ActiveRun:
                 id=self.id, name=self.name, status=status, params=dict(self.params),
                 data=dict(self.data),
                 code=self.guard("code", self._code, None),
-                seeds=self.seeds,
+                seeds=finish_seeds(self.seeds),
                 environment=self.guard("environment",
                                        lambda: capture_environment(self._allow_env), None),
                 hardware=self.guard("hardware", capture_hardware, None),

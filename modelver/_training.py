@@ -67,7 +67,7 @@ class VersionedFunction(Generic[P, R]):
                 bound,
             )
             run.params.update(params)
-            run.data.update(data)
+            run.add_data(data)
             result = self.__wrapped__(*args, **kwargs)
         except BaseException as exc:
             run.finish(exc)
@@ -91,9 +91,11 @@ def versioned_training(name: str, *, data: Iterable[str] = (), seed: int | str |
                        ) -> Callable[[Callable[P, R]], VersionedFunction[P, R]]:
     """Record every call of the decorated training function and register what it returns.
 
-    ``data`` names arguments to fingerprint (arrays, frames and existing paths are
-    fingerprinted anyway); ``seed`` is an int, ``"auto"`` (draw, set, record) or None
-    (leave RNGs alone); ``bump``/``version`` override automatic versioning;
+    ``data`` names arguments to fingerprint, such as paths of files and folders
+    (arrays, frames, tensors and datasets are fingerprinted anyway; any other argument,
+    a text naming a path included, is a param); ``seed`` is an int, ``"auto"`` (draw,
+    set, record) or None (leave RNGs alone; ``current_run().seed`` gives the seed to
+    pass on); ``bump``/``version`` override automatic versioning;
     ``allow_env`` lists environment variables whose values may be recorded.
 
     >>> @versioned_training("fraud")            # doctest: +SKIP

@@ -15,6 +15,7 @@ import attrs
 from ._chain import Chain
 from ._errors import IntegrityError, NotFound, VersionExists
 from ._index import Queries
+from ._index.queries import CODE_BLOB_FIELDS
 from ._log import Draft
 from ._progress import Progress
 from ._records import ModelVersion, Run
@@ -104,13 +105,15 @@ def _copy_version(src: Chain, dst: Chain, mv: ModelVersion, counts: list[int]) -
             raise NotFound(f"the run {mv.run_id} of {mv.ref} is missing from {src.uri!r}")
     _copy_blob(src, dst, mv.digest, counts)
     if run is not None and run.code is not None:
-        for digest in (run.code.source_digest, run.code.module_digest, run.code.diff_digest):
+        for field in CODE_BLOB_FIELDS:
+            digest = getattr(run.code, field)
             _copy_blob(src, dst, digest, counts)
 
     def build(q: Queries) -> Draft:
         if _existing_in(q, mv):
             raise _AlreadyThere
-        body: dict[str, Any] = {"version": unstructure(attrs.evolve(mv, deleted=None))}
+        body: dict[str, Any] = {"version": unstructure(attrs.evolve(mv, deleted=None,
+                                                                    reruns=[]))}
         if run is not None and not q.has_run(run.id):
             body["run"] = unstructure(run)
             return Draft("run", body)

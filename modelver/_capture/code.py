@@ -35,19 +35,21 @@ import enum
 import functools
 import hashlib
 import inspect
-import linecache
-import os
 import re
 import sys
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .._records import CodeInfo
 from .._serde import canonical, json_digest
 from .git import GitState, sanitize_url
+from .source import Static, static
+
+if TYPE_CHECKING:
+    from .closure import Reached
 
 __all__ = ["CodeSnapshot", "code_identity", "snapshot_caller", "snapshot_function", "with_git"]
 
@@ -62,26 +64,14 @@ class CodeSnapshot:
 
     ``info`` has its git fields left ``None`` (see :func:`with_git`); ``blobs`` maps
     ``"sha256:<hex>"`` digests to bytes to store: the function's source (UTF-8) under
-    ``info.source_digest`` and the module file under ``info.module_digest``.
+    ``info.source_digest`` and the module file under ``info.module_digest``. ``reach``
+    walks the user code the function reaches (see :mod:`modelver._capture.closure`);
+    it is called when a run starts, since helpers may be defined after the decorator.
     """
 
     info: CodeInfo
     blobs: dict[str, bytes]
-
-
-@attrs.frozen
-class _Static:
-    """What depends on the code object only, read once and cached."""
-
-    function_hash: str | None
-    bytecode_hash: str
-    module_hash: str | None
-    source_file: str | None
-    source: bytes | None
-    module_source: bytes | None
-
-
-_STATIC: dict[int, tuple[types.CodeType, _Static]] = {}
+    reach: Callable[[], Reached] | None = attrs.field(default=None, eq=False)
 
 
 def snapshot_function(func: Callable[..., Any]) -> CodeSnapshot:
@@ -98,22 +88,25 @@ def snapshot_function(func: Callable[..., Any]) -> CodeSnapshot:
                         module=getattr(target, "__module__", None), python=_PYTHON,
                         stable=False)
         return CodeSnapshot(info=info, blobs={})
-    static = _static(target.__code__, target.__globals__)
+    facts = static(target.__code__, target.__globals__)
     closure_hash, closure_stable = _closure_hash(target)
     info = CodeInfo(
         function=target.__qualname__,
         module=target.__module__,
-        function_hash=static.function_hash,
-        bytecode_hash=static.bytecode_hash,
+        function_hash=facts.function_hash,
+        bytecode_hash=facts.bytecode_hash,
         closure_hash=closure_hash,
-        module_hash=static.module_hash,
+        module_hash=facts.module_hash,
         python=_PYTHON,
-        stable=static.function_hash is not None and closure_stable,
-        source_file=static.source_file,
-        source_digest=static.function_hash,
-        module_digest=static.module_hash,
+        stable=facts.function_hash is not None and closure_stable,
+        source_file=facts.source_file,
+        source_digest=facts.function_hash,
+        module_digest=facts.module_hash,
     )
-    return CodeSnapshot(info=info, blobs=_blobs(static))
+    from .closure import reach_function
+
+    return CodeSnapshot(info=info, blobs=_blobs(facts),
+                        reach=functools.partial(reach_function, target))
 
 
 def snapshot_caller(frame: types.FrameType) -> CodeSnapshot:
@@ -124,7 +117,7 @@ def snapshot_caller(frame: types.FrameType) -> CodeSnapshot:
     cell, it is the whole module or cell text. Never raises.
     """
     code = frame.f_code
-    static = _static(code, frame.f_globals)
+    facts = static(code, frame.f_globals)
     walk = _Walk()
     closure_hash: str | None = None
     if code.co_freevars:
@@ -132,21 +125,26 @@ def snapshot_caller(frame: types.FrameType) -> CodeSnapshot:
         cells = [[name, _value_token(f_locals[name], walk, 0) if name in f_locals
                   else ["empty"]] for name in code.co_freevars]
         closure_hash = json_digest(cells)
+    f_locals = frame.f_locals if code.co_freevars else {}
+    values = {name: f_locals[name] for name in code.co_freevars if name in f_locals}
     module = frame.f_globals.get("__name__")
     info = CodeInfo(
         function=getattr(code, "co_qualname", code.co_name),  # co_qualname is 3.11+
         module=module if isinstance(module, str) else None,
-        function_hash=static.function_hash,
-        bytecode_hash=static.bytecode_hash,
+        function_hash=facts.function_hash,
+        bytecode_hash=facts.bytecode_hash,
         closure_hash=closure_hash,
-        module_hash=static.module_hash,
+        module_hash=facts.module_hash,
         python=_PYTHON,
-        stable=static.function_hash is not None and walk.stable,
-        source_file=static.source_file,
-        source_digest=static.function_hash,
-        module_digest=static.module_hash,
+        stable=facts.function_hash is not None and walk.stable,
+        source_file=facts.source_file,
+        source_digest=facts.function_hash,
+        module_digest=facts.module_hash,
     )
-    return CodeSnapshot(info=info, blobs=_blobs(static))
+    from .closure import reach
+
+    return CodeSnapshot(info=info, blobs=_blobs(facts),
+                        reach=functools.partial(reach, code, frame.f_globals, values))
 
 
 def with_git(info: CodeInfo, git: GitState | None, diff_digest: str | None) -> CodeInfo:
@@ -167,8 +165,10 @@ def with_git(info: CodeInfo, git: GitState | None, diff_digest: str | None) -> C
     )
 
 
-def code_identity(info: CodeInfo) -> str:
-    """The digest that says whether code changed: the function's source and its closure.
+def code_identity(info: CodeInfo, *, reached: bool = True) -> str:
+    """The digest that says whether code changed: the function's source and its closure,
+    and (with ``reached``, when recorded) the digest of every user function, class and
+    constant it reaches.
 
     Uses ``function_hash`` when there was source, else ``bytecode_hash`` with the Python
     version (bytecode identities only compare within one minor version). The module
@@ -181,7 +181,10 @@ def code_identity(info: CodeInfo) -> str:
         code = ["bytecode", info.python, info.bytecode_hash]
     else:
         code = ["name", info.module, info.function]
-    return json_digest({"code": code, "closure": info.closure_hash})
+    identity: dict[str, Any] = {"code": code, "closure": info.closure_hash}
+    if reached and info.user_code is not None:
+        identity["reached"] = info.user_code
+    return json_digest(identity)
 
 
 # -- the code object: source, module file, bytecode -------------------------------------
@@ -208,105 +211,13 @@ def _target(func: Callable[..., Any]) -> Any:
     return obj
 
 
-def _blobs(static: _Static) -> dict[str, bytes]:
+def _blobs(facts: Static) -> dict[str, bytes]:
     blobs: dict[str, bytes] = {}
-    if static.function_hash is not None and static.source is not None:
-        blobs[static.function_hash] = static.source
-    if static.module_hash is not None and static.module_source is not None:
-        blobs[static.module_hash] = static.module_source
+    if facts.function_hash is not None and facts.source is not None:
+        blobs[facts.function_hash] = facts.source
+    if facts.module_hash is not None and facts.module_source is not None:
+        blobs[facts.module_hash] = facts.module_source
     return blobs
-
-
-def _static(code: types.CodeType, module_globals: dict[str, Any] | None = None) -> _Static:
-    entry = _STATIC.get(id(code))
-    if entry is not None and entry[0] is code:
-        return entry[1]
-    source = _read_source(code, module_globals)
-    module_file, module_source = _read_module(code.co_filename)
-    static = _Static(
-        function_hash=None if source is None else _digest(source),
-        bytecode_hash=_bytecode_hash(code),
-        module_hash=None if module_source is None else _digest(module_source),
-        source_file=module_file,
-        source=source,
-        module_source=module_source,
-    )
-    _STATIC[id(code)] = (code, static)
-    return static
-
-
-def _read_source(code: types.CodeType, module_globals: dict[str, Any] | None) -> bytes | None:
-    """The source text of ``code`` as UTF-8, or ``None`` when it cannot be trusted.
-
-    This is ``inspect.getsource`` without its ``inspect.getmodule`` call, which scans every
-    module in ``sys.modules`` on first use (milliseconds, more with large frameworks).
-    ``linecache`` reads the file fresh, asks the module's loader (zip imports), or returns
-    the text IPython registered for a cell.
-    """
-    filename = code.co_filename
-    try:
-        linecache.checkcache(filename)
-        lines = linecache.getlines(filename, module_globals)
-        if code.co_name == "<module>":  # a script, module or notebook cell: all its text
-            return "".join(lines).encode("utf-8", "surrogatepass") if lines else None
-        start = code.co_firstlineno - 1  # the first decorator's line since Python 3.8
-        if not 0 <= start < len(lines):
-            return None
-        text = "".join(inspect.getblock(lines[start:]))
-    except Exception:  # tokenize and syntax errors on odd files, a loader that fails
-        return None
-    # getsource cuts the block at co_firstlineno of the file as it is now: if lines were
-    # inserted above the function since import, the block is some other code.
-    name = code.co_name
-    if name == "<lambda>":
-        found = "lambda" in text
-    else:
-        found = re.search(rf"\bdef\s+{re.escape(name)}\s*[(\[]", text) is not None
-    return text.encode("utf-8", "surrogatepass") if found else None
-
-
-def _read_module(filename: str) -> tuple[str | None, bytes | None]:
-    """``(path, bytes)`` of the file the code came from, ``(None, None)`` without one."""
-    if not filename or filename.startswith("<"):
-        return None, None
-    try:
-        path = os.path.abspath(filename)
-        with open(path, "rb") as f:
-            return path, f.read()
-    except (OSError, ValueError):  # IPython cell files that do not exist, zip imports
-        return None, None
-
-
-def _bytecode_hash(code: types.CodeType) -> str:
-    """sha256 over ``co_code``, ``co_consts`` (nested code by its own hash), names, varnames."""
-    payload = {
-        "co_code": code.co_code.hex(),
-        "co_consts": [_const_token(c) for c in code.co_consts],
-        "co_names": list(code.co_names),
-        "co_varnames": list(code.co_varnames),
-    }
-    return _digest(canonical(payload).encode("utf-8", "surrogatepass"))
-
-
-def _const_token(c: Any) -> Any:
-    """A stable, JSON-able stand-in for a code constant (frozensets sorted, not hashed)."""
-    if isinstance(c, types.CodeType):
-        return ["code", _bytecode_hash(c)]
-    if c is None or c is Ellipsis or isinstance(c, bool):
-        return [repr(c)]
-    if isinstance(c, int):
-        return ["int", hex(c)]  # hex: no 4300-digit str() limit
-    if isinstance(c, str):
-        return ["str", c]
-    if isinstance(c, bytes):
-        return ["bytes", c.hex()]
-    if isinstance(c, (float, complex)):
-        return [type(c).__name__, repr(c)]  # repr keeps nan, inf and -0.0 apart
-    if isinstance(c, tuple):
-        return ["tuple", [_const_token(x) for x in c]]
-    if isinstance(c, frozenset):  # iteration order depends on the hash seed: sort
-        return ["frozenset", sorted((_const_token(x) for x in c), key=canonical)]
-    return ["other", type(c).__qualname__, repr(c)]
 
 
 # -- closures -----------------------------------------------------------------------------
@@ -386,9 +297,9 @@ def _token(value: Any, walk: _Walk, depth: int) -> Any:
 
 def _nested_token(value: Any, walk: _Walk, depth: int) -> Any:
     if isinstance(value, types.FunctionType):
-        static = _static(value.__code__, value.__globals__)
-        code = static.function_hash or ["bytecode", _PYTHON, static.bytecode_hash]
-        if static.function_hash is None:
+        facts = static(value.__code__, value.__globals__)
+        code = facts.function_hash or ["bytecode", _PYTHON, facts.bytecode_hash]
+        if facts.function_hash is None:
             walk.stable = False
         return ["function", code, _cells(value, walk) if value.__closure__ else None]
     if isinstance(value, types.MethodType):
@@ -435,5 +346,3 @@ def _type_name(value: Any) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
-def _digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()

@@ -1,18 +1,22 @@
-"""Params: the bound arguments of a training call, with data fingerprinted, not stored."""
+"""Params: the bound arguments of a training call, with data fingerprinted, not stored.
+
+Data is what ``data=`` names, and arrays, frames, tensors (and lists, tuples or dicts
+of them) wherever they are passed; everything else is a param, recorded as a value
+(:func:`modelver._capture.values.param_value`), a text that names a path included.
+"""
 
 from __future__ import annotations
 
 import inspect
-import math
 import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from .._fingerprint import StatCache, fingerprint, is_data
+from .._fingerprint import StatCache, fingerprint, is_inline_data
 from .._records import DataFingerprint
-from .._serde import canonical
+from .values import param_value
 
-__all__ = ["bind_params", "credentials_in", "is_secret_name", "json_value", "redact",
+__all__ = ["bind_params", "credentials_in", "is_secret_name", "record_param", "redact",
            "redact_text"]
 
 
@@ -88,18 +92,10 @@ def credentials_in(value: Any, _depth: int = 0) -> set[str]:
     return found
 
 
-def json_value(value: Any) -> Any:
-    """``value`` if it is plain JSON, else a record of its type and fingerprint."""
-    try:
-        canonical(value)
-    except (TypeError, ValueError):
-        pass
-    else:
-        if not (isinstance(value, float) and not math.isfinite(value)):
-            return value
-    fp = fingerprint(value)
-    return {"__type__": f"{type(value).__module__}.{type(value).__qualname__}",
-            "fingerprint": fp.digest, "stable": fp.stable}
+def record_param(key: str, value: Any) -> Any:
+    """A param as it is recorded: canonical JSON, secrets redacted at any depth (field
+    names inside configs and dataclasses included)."""
+    return redact(key, param_value(value))
 
 
 def bind_params(sig: inspect.Signature, args: tuple[Any, ...], kwargs: Mapping[str, Any],
@@ -119,10 +115,10 @@ def bind_params(sig: inspect.Signature, args: tuple[Any, ...], kwargs: Mapping[s
         else:
             items = [(key, value)]
         for k, v in items:
-            if k in data_names or (key in data_names) or is_data(v):
+            if k in data_names or (key in data_names) or is_inline_data(v):
                 data[k] = fingerprint(v, cache=cache)
             else:
-                params[k] = json_value(redact(k, v))
+                params[k] = record_param(k, v)
     return params, data
 
 

@@ -11,22 +11,37 @@ folder         sha256-merkle    UTF-8 lines ``relpath\\0digest\\n`` sorted by re
                                 path; a symlink is never followed, its line holds
                                 ``symlink:<target text>``; empty folders add nothing
 ndarray        sha256-array     a JSON header (dtype, shape) and the C-order buffer
+tensor         sha256-tensor    a JSON header (dtype, shape) and the contiguous CPU bytes
 dataframe      sha256-pandas    a JSON header (columns, dtypes, index) and the row hashes
 /series                         of ``pandas.util.hash_pandas_object(obj, index=True)``
-arrow-table    sha256-arrow     a JSON header and every column buffer (layout-dependent)
+arrow-table    sha256-arrow     a JSON header and each column's logical values
+/arrow-array                    (independent of chunks, offsets, dictionaries; see _arrow)
+polars-frame   sha256-arrow     the same, through ``to_arrow()``
+/polars-series
+dataset        sha256-dataset   a torch TensorDataset's tensors, a Subset's dataset and
+/dataloader                     indices, a DataLoader's dataset and batching, a custom
+                                Dataset's data attributes, a Hugging Face dataset's table
+arrow-dataset  sha256-merkle    the files of a local ``pyarrow.dataset`` (by content)
 bytes          sha256           the bytes
 remote-file    etag | sha256    the store's checksum field (no download), else the bytes
 collection     sha256-merkle    the children's digests by key or index
 value          sha256-json      canonical JSON (:func:`modelver._serde.json_digest`)
 object         repr|type-only   the type name and repr; ``stable=False``
+lazyframe,     type-only        the type name only (a LazyFrame, an IterableDataset, an
+dataset, …                      iterator): the run warns that content changes will not show
 =============  ===============  ==========================================================
 
-numpy, pandas and pyarrow are never imported here: their objects are recognised only
-when the caller has already imported them. fsspec is imported only for ``scheme://`` URLs.
-A :class:`StatCache` lets an unchanged file or folder be fingerprinted from ``stat`` alone.
+A CSV/TSV file's header and a parquet or Arrow IPC file's schema (from its footer,
+never a full read) are its ``schema``, so that a changed schema bumps major.
 
-The parts: ``_files`` (files, folders, the stat cache), ``_objects`` (arrays, frames,
-tables, values), ``_remote`` (fsspec URLs); this module dispatches. (A public-looking
+numpy, pandas, pyarrow, polars and torch are never imported here: their objects are
+recognised only when the caller has already imported them. fsspec is imported only
+for ``scheme://`` URLs. A :class:`StatCache` lets an unchanged file or folder be
+fingerprinted from ``stat`` alone.
+
+The parts: ``_files`` (files, folders, the stat cache), ``_schema`` (file headers),
+``_objects`` (arrays, frames, values), ``_arrow`` (pyarrow and polars), ``_tensors``
+(torch and datasets), ``_remote`` (fsspec URLs); this module dispatches. (A public-looking
 ``modelver/fingerprint/`` package would shadow the ``modelver.fingerprint`` function
 the moment it is imported, hence the private name.)
 """
@@ -51,6 +66,7 @@ from modelver._fingerprint._files import (
 )
 from modelver._fingerprint._objects import _is_library_data, _library_object, _of_value
 from modelver._fingerprint._remote import _URL, _is_fsspec_protocol, _is_fsspec_url, _of_remote
+from modelver._fingerprint._tensors import is_dataset, of_dataset
 from modelver._records import DataFingerprint
 from modelver._serde import json_digest
 
@@ -63,6 +79,7 @@ __all__ = [
     "fingerprint",
     "hash_file",
     "is_data",
+    "is_inline_data",
 ]
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -118,6 +135,32 @@ def is_data(obj: object) -> bool:
     return _is_library_data(obj)
 
 
+def is_inline_data(obj: object) -> bool:
+    """True for what is data wherever it is passed: arrays, frames, tables, tensors and
+    datasets of already imported libraries, and non-empty lists, tuples and dicts of
+    them. A text or path is data only where ``data=`` names it."""
+    if isinstance(obj, (list, tuple, dict)):
+        values = obj.values() if isinstance(obj, dict) else obj
+        return bool(obj) and len(obj) <= 10_000 and all(is_inline_data(v) for v in values)
+    return _is_library_data(obj)
+
+
+def _of_arrow_dataset(ds: Any, cache: StatCache | None) -> DataFingerprint:
+    """A local ``pyarrow.dataset`` by the content of its files, else by type."""
+    files = getattr(ds, "files", None)
+    filesystem = type(getattr(ds, "filesystem", None)).__name__
+    name = f"{type(ds).__module__}.{type(ds).__qualname__}"
+    if not isinstance(files, list) or filesystem != "LocalFileSystem":
+        return DataFingerprint(json_digest({"type": name}), "arrow-dataset", None, "type-only",
+                               False, None, name)
+    children = {path: _of_path(path, cache) for path in sorted(files)}
+    digest = json_digest({"files": [[p, fp.digest] for p, fp in children.items()],
+                          "schema": str(ds.schema)})
+    sizes = [fp.size for fp in children.values() if fp.size is not None]
+    schema = {"columns": {f.name: str(f.type) for f in ds.schema}}
+    return DataFingerprint(digest, "arrow-dataset", sum(sizes), "sha256-merkle", True, schema)
+
+
 def _looks_like_path(text: str) -> bool:
     return "/" in text or os.sep in text or bool(os.altsep and os.altsep in text) or (
         text.startswith("~")
@@ -157,6 +200,11 @@ def _fingerprint(obj: object, cache: StatCache | None, seen: frozenset[int]) -> 
     found = _library_object(obj)
     if found is not None:
         return found
+    if is_dataset(obj):
+        return of_dataset(obj, lambda o: _fingerprint(o, cache, seen), is_inline_data)
+    arrow_dataset = sys.modules.get("pyarrow.dataset")
+    if arrow_dataset is not None and isinstance(obj, arrow_dataset.Dataset):
+        return _of_arrow_dataset(obj, cache)
     np = sys.modules.get("numpy")
     if np is not None and isinstance(obj, np.generic):
         return _of_value(obj.item())

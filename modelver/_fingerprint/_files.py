@@ -197,7 +197,10 @@ def _of_file(path: str, st: os.stat_result, cache: StatCache | None) -> DataFing
         digest, size = _hash_file(real, pipelined=True)
         if cache is not None and _cacheable(real, key, started):
             cache.put(*key, digest)
-    return DataFingerprint(digest, "file", size, "sha256", source=os.path.abspath(path))
+    from ._schema import file_schema
+
+    return DataFingerprint(digest, "file", size, "sha256", schema=file_schema(real),
+                           source=os.path.abspath(path))
 
 
 def _walk(real_root: str) -> Iterator[tuple[str, str | StatKey]]:

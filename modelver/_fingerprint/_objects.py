@@ -1,7 +1,8 @@
-"""In-memory data: numpy arrays, pandas frames and series, pyarrow tables, plain values.
+"""In-memory data: numpy arrays, pandas frames and series, plain values, and the
+dispatch to Arrow data (pyarrow, polars: ``_arrow``) and torch tensors (``_tensors``).
 
-numpy, pandas and pyarrow are never imported here: their objects are recognised only
-when the caller has already imported them (``sys.modules``).
+No library is imported here: its objects are recognised only when the caller has
+already imported it (``sys.modules``).
 """
 
 from __future__ import annotations
@@ -80,34 +81,9 @@ def _of_pandas(pd: Any, obj: Any) -> DataFingerprint:
     return DataFingerprint("sha256:" + h.hexdigest(), kind, size, method, stable, schema)
 
 
-def _update_arrow(h: Any, array: Any, pa: Any) -> None:
-    h.update(_header("array", length=len(array), offset=array.offset, nulls=array.null_count))
-    if pa.types.is_dictionary(array.type):
-        _update_arrow(h, array.indices, pa)
-        _update_arrow(h, array.dictionary, pa)
-        return
-    for buffer in array.buffers():
-        if buffer is None:
-            h.update(b"-\n")
-        else:
-            h.update(b"%d\n" % buffer.size)
-            h.update(buffer)
-
-
-def _of_arrow(pa: Any, table: Any) -> DataFingerprint:
-    names = [field.name for field in table.schema]
-    types = [str(field.type) for field in table.schema]
-    h = hashlib.sha256(_header("arrow-table", columns=names, types=types, rows=table.num_rows))
-    for column in table.columns:
-        for chunk in getattr(column, "chunks", [column]):
-            _update_arrow(h, chunk, pa)
-    schema = {"columns": dict(zip(names, types, strict=True))}
-    digest = "sha256:" + h.hexdigest()
-    return DataFingerprint(digest, "arrow-table", int(table.nbytes), "sha256-arrow", True, schema)
-
-
 def _library_object(obj: object) -> DataFingerprint | None:
-    """The fingerprint of an array, frame or table from an already imported library."""
+    """The fingerprint of an array, frame, table, tensor or dataset from an already
+    imported library, None for anything else."""
     np = sys.modules.get("numpy")
     if np is not None and isinstance(obj, np.ndarray):
         return _of_ndarray(np, obj)
@@ -115,16 +91,50 @@ def _library_object(obj: object) -> DataFingerprint | None:
     if pd is not None and isinstance(obj, (pd.DataFrame, pd.Series)):
         return _of_pandas(pd, obj)
     pa = sys.modules.get("pyarrow")
-    if pa is not None and isinstance(obj, (pa.Table, pa.RecordBatch)):
-        return _of_arrow(pa, obj)
+    if pa is not None:
+        from ._arrow import of_arrow_table, of_arrow_values
+
+        if isinstance(obj, (pa.Table, pa.RecordBatch)):
+            return of_arrow_table(pa, obj)
+        if isinstance(obj, (pa.Array, pa.ChunkedArray)):
+            return of_arrow_values(pa, obj)
+    pl = sys.modules.get("polars")
+    if pl is not None:
+        if isinstance(obj, (pl.DataFrame, pl.Series)):
+            from ._arrow import of_polars
+
+            return of_polars(pl, obj)
+        if isinstance(obj, pl.LazyFrame):
+            return _type_only(obj, "lazyframe")
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(obj, torch.Tensor):
+        from ._tensors import of_tensor
+
+        return of_tensor(torch, obj)
     return None
 
 
+def _type_only(obj: object, kind: str) -> DataFingerprint:
+    name = f"{type(obj).__module__}.{type(obj).__qualname__}"
+    return DataFingerprint(json_digest({"type": name}), kind, None, "type-only", False, None,
+                           name)
+
+
+_INLINE = (("numpy", ("ndarray",)), ("pandas", ("DataFrame", "Series")),
+           ("pyarrow", ("Table", "RecordBatch", "Array", "ChunkedArray")),
+           ("polars", ("DataFrame", "Series", "LazyFrame")), ("torch", ("Tensor",)),
+           ("torch.utils.data", ("Dataset", "DataLoader")), ("datasets", ("Dataset",)),
+           ("pyarrow.dataset", ("Dataset",)))
+
+
 def _is_library_data(obj: object) -> bool:
-    for module, names in (("numpy", ("ndarray",)), ("pandas", ("DataFrame", "Series")),
-                          ("pyarrow", ("Table", "RecordBatch"))):
+    """An array, frame, table, tensor or dataset of an already imported library."""
+    for module, names in _INLINE:
         lib = sys.modules.get(module)
-        if lib is not None and isinstance(obj, tuple(getattr(lib, n) for n in names)):
+        if lib is None:
+            continue
+        kinds = tuple(k for k in (getattr(lib, n, None) for n in names) if isinstance(k, type))
+        if kinds and isinstance(obj, kinds):
             return True
     return False
 

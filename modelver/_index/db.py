@@ -53,6 +53,9 @@ class Index:
                                  "cannot be: open it once where it is writable")
             if version < SCHEMA_USER_VERSION:
                 self._create()
+            elif not self.readonly:
+                # Added within schema 3 (stores from before read reruns without it).
+                self.conn.execute("CREATE INDEX IF NOT EXISTS runs_version ON runs (version)")
             with contextlib.suppress(sqlite3.OperationalError):
                 self.conn.execute("PRAGMA journal_mode = WAL")
 

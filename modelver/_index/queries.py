@@ -19,14 +19,20 @@ from .._records import AliasEvent, Hold, ModelVersion, Run, Tombstone
 from .._serde import structure
 from .db import Index
 
-__all__ = ["Queries"]
+__all__ = ["CODE_BLOB_FIELDS", "Queries"]
+
+# The fields of a run's code record that name blobs in the store.
+CODE_BLOB_FIELDS = ("source_digest", "module_digest", "diff_digest", "sources_digest")
 
 # A digest-valued field of a record ("digest", "source_digest"…), not an entry's "prev".
 _DIGESTS = re.compile(r'"(?:[a-z]+_)?digest"\s*:\s*"(sha256:[0-9a-f]{64})"', re.ASCII)
 _TOMB = ("LEFT JOIN tombstones t ON t.name = v.name AND t.version = v.version "
          "LEFT JOIN entries te ON te.name = t.name AND te.seq = t.seq")
+# The runs that reproduced a version (identical reruns), through runs_version.
+_RERUNS = ("(SELECT json_group_array(rr.id) FROM runs rr WHERE rr.version = "
+           "v.name || '@' || v.version AND rr.id IS NOT v.run_id)")
 _V = ("SELECT v.name, v.version, v.digest, v.format, v.size, v.run_id, v.parents, v.tags, "
-      "v.created_at, v.created_by, json_extract(te.text, '$.body.tombstone') "
+      f"v.created_at, v.created_by, json_extract(te.text, '$.body.tombstone'), {_RERUNS} "
       f"FROM versions v {_TOMB}")
 _LIVE = "NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.name = v.name AND t.version = v.version)"
 _RUN = ("SELECT json_extract(e.text, '$.body.run') FROM runs r "
@@ -69,13 +75,14 @@ def _time(text: str) -> datetime:
 
 
 def _version(row: tuple[Any, ...]) -> ModelVersion:
-    name, version, digest, fmt, size, run_id, parents, tags, created, by, tomb = row
+    name, version, digest, fmt, size, run_id, parents, tags, created, by, tomb, reruns = row
     deleted = None if tomb is None else structure(json.loads(tomb), Tombstone)
-    # Most versions have no parents and no tags: skip the JSON parser for those.
+    # Most versions have no parents, tags or reruns: skip the JSON parser for those.
     return ModelVersion(name=name, version=version, digest=digest, format=fmt, size=size,
                         run_id=run_id, parents=[] if parents == "[]" else json.loads(parents),
                         tags={} if tags == "{}" else json.loads(tags),
-                        created_at=_time(created), created_by=by, deleted=deleted)
+                        created_at=_time(created), created_by=by, deleted=deleted,
+                        reruns=[] if reruns in (None, "[]") else json.loads(reruns))
 
 
 def _runs(rows: Iterable[tuple[Any, ...]]) -> list[Run]:
@@ -342,10 +349,11 @@ class Queries:
         rows = self.index.query(
             "SELECT r.id, json_extract(e.text, '$.body.run.code.source_digest'), "
             "json_extract(e.text, '$.body.run.code.module_digest'), "
-            "json_extract(e.text, '$.body.run.code.diff_digest') FROM runs r "
+            "json_extract(e.text, '$.body.run.code.diff_digest'), "
+            "json_extract(e.text, '$.body.run.code.sources_digest') FROM runs r "
             "JOIN entries e ON e.name = r.name AND e.seq = r.seq")
         out: dict[str, str] = {}
-        fields = ("source_digest", "module_digest", "diff_digest")
+        fields = CODE_BLOB_FIELDS
         for run_id, *digests in rows:
             for field, digest in zip(fields, digests, strict=True):
                 if digest:

@@ -55,6 +55,7 @@ CREATE TABLE runs (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, version TEXT,
     started_at TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE INDEX runs_name ON runs (name, started_at);
+CREATE INDEX runs_version ON runs (version);
 CREATE TABLE run_data (
     run_id TEXT NOT NULL, key TEXT NOT NULL, digest TEXT NOT NULL,
     PRIMARY KEY (run_id, key));

@@ -27,6 +27,7 @@ from .._records import (
     ModelVersion,
     Resources,
     Run,
+    Seeds,
 )
 from .text import SHOWN, plan_summary, show_value
 
@@ -208,6 +209,10 @@ def version_html(mv: ModelVersion) -> str:
         ("tags", _tags(mv.tags)),
         ("created", f"{_when(mv.created_at)} UTC by {_e(mv.created_by or '?')}"),
     ]
+    if mv.reruns:
+        pairs.append(("reproduced by", ", ".join(_code(r, short=12) for r in mv.reruns)
+                      + f' <span style="{_MUTED}">identical reruns: same inputs, same '
+                      "artifact</span>"))
     if mv.deleted is not None:
         d = mv.deleted
         pairs.append(("deleted", f"{_when(d.at)} UTC by {_e(d.by)}: {_e(d.reason)}"
@@ -244,8 +249,10 @@ def _status(status: str) -> str:
 
 
 def _data(data: Mapping[str, DataFingerprint]) -> str:
-    rows = [[_e(k), _e(fp.kind), _code(fp.digest, short=19), _size(fp.size), _e(fp.method)
-             + ("" if fp.stable else " (unstable)"), _cut(fp.source or "") or _none()]
+    rows = [[_e(k), _e(fp.kind), _code(fp.digest, short=19), _size(fp.size),
+             (_badge("type only: content not compared") if fp.method == "type-only"
+              else _e(fp.method) + ("" if fp.stable else " (unstable)")),
+             _cut(fp.source or "") or _none()]
             for k, fp in sorted(data.items())]
     return _table(["key", "kind", "digest", "size", "method", "source"], rows)
 
@@ -268,6 +275,10 @@ def _code_info(c: CodeInfo) -> str:
     ]
     if c.closure_hash:
         pairs.insert(2, ("closure hash", _code(c.closure_hash, short=23)))
+    if c.user_code:
+        items = "".join(f"<div>{_e(k)} {_code(v, short=19)}</div>" for k, v in
+                        sorted(c.user_code.items()))
+        pairs.insert(2, (f"user code reached ({len(c.user_code)})", items))
     if not c.stable:
         pairs.append(("stable", "no: only bytecode could be hashed"))
     return _fields(pairs)
@@ -312,6 +323,14 @@ def _resources(r: Resources) -> str:
                     ("peak GPU memory", _size(r.peak_gpu_memory))])
 
 
+def _seeds(seeds: Seeds) -> str:
+    if seeds.seed is None:
+        return "not seeded (seed=None)"
+    text = _e(f"{seeds.seed} → {', '.join(seeds.seeded) or 'nothing seeded'}")
+    return text + "".join(f"<div>not seeded: {_e(lib)}: {_e(why)}</div>"
+                          for lib, why in sorted(seeds.not_seeded.items()))
+
+
 def run_html(run: Run) -> str:
     """One run: outcome and timing up top, then a collapsible section per captured part."""
     title = (f"<strong>run {_e(run.id[:12])}</strong> of <strong>{_e(run.name)}</strong>"
@@ -336,8 +355,7 @@ def run_html(run: Run) -> str:
         _section("data", _data(run.data) if run.data else f'<div style="{_MUTED}">none</div>',
                  count=len(run.data), open_=0 < len(run.data) <= 6),
         _section("code", _code_info(run.code) if run.code else _none()),
-        _section("seeds", _e(f"{seeds.seed} → {', '.join(seeds.seeded) or 'nothing seeded'}")
-                 if seeds.seed is not None else "not seeded (seed=None)"),
+        _section("seeds", _seeds(seeds)),
         _section("environment", _environment(run.environment) if run.environment
                  else _none()),
         _section("hardware", _hardware(run.hardware) if run.hardware else _none()),

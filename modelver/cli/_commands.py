@@ -123,6 +123,9 @@ def _show_text(mv: modelver.ModelVersion, run: modelver.Run | None, aliases: lis
         lines.append(f"  tags      {mv.tags}")
     if mv.deleted:
         lines.append(f"  DELETED   {mv.deleted.at.isoformat()}: {mv.deleted.reason}")
+    if mv.reruns:
+        lines.append(f"  reruns    {', '.join(r[:12] for r in mv.reruns)} (identical inputs "
+                     "and artifact: no new version)")
     if run is None:
         lines.append("  run       (registered directly, no run)")
         return "\n".join(lines)
@@ -135,6 +138,8 @@ def _show_text(mv: modelver.ModelVersion, run: modelver.Run | None, aliases: lis
     if run.data:
         lines.append("  data")
         lines += [f"    {k}: {fp.kind} {fp.digest[:19]} ({fp.size} bytes, {fp.method})"
+                  + ("  TYPE ONLY: content changes do not show" if fp.method == "type-only"
+                     else "")
                   for k, fp in sorted(run.data.items())]
     if run.code:
         c = run.code
@@ -143,7 +148,12 @@ def _show_text(mv: modelver.ModelVersion, run: modelver.Run | None, aliases: lis
                   + ("" if c.stable else " (bytecode, unstable)"),
                   f"    git       {c.git_commit or '-'} on {c.git_branch or '-'}"
                   + (" (dirty)" if c.git_dirty else "")]
+        if c.user_code:
+            lines.append(f"    reaches   {len(c.user_code)} user functions, classes and "
+                         "constants")
+            lines += [f"      {k} {v[:19]}" for k, v in sorted(c.user_code.items())]
     lines.append(f"  seed      {run.seeds.seed} ({', '.join(run.seeds.seeded) or 'nothing'})")
+    lines += [f"    not seeded: {lib}: {why}" for lib, why in sorted(run.seeds.not_seeded.items())]
     if run.environment:
         e = run.environment
         lines.append(f"  python    {e.python} on {e.platform} ({len(e.packages)} packages)")
