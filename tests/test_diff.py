@@ -20,7 +20,7 @@ _TRAIN = '''
 import modelver
 
 
-@modelver.versioned_training("fraud", seed=0)
+@modelver.versioned_training("fraud", seed=0, data=("path",))
 def train(path, n_estimators=100):
     {body}
     return {{"n": n_estimators}}
@@ -98,7 +98,7 @@ def test_html_is_an_escaped_table(two_versions: tuple[str, str]) -> None:
 def _trained(params: dict[str, Any], metrics: dict[str, Any], seed: int = 0) -> str:
     with modelver.training("m", params=params, seed=seed) as run:
         run.log_metrics(**metrics)
-        run.log_model(dict(params))
+        run.log_model({"params": dict(params), "metrics": dict(metrics)})
     assert run.version is not None
     return run.version.ref
 

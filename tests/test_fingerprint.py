@@ -397,7 +397,8 @@ def test_collection_of_data_is_a_merkle_with_schema_by_key(tmp_path: Path) -> No
     path = write(tmp_path / "t.csv", b"a\n1\n")
     fp = fingerprint({"train": path, "x": np.zeros((2, 3)), "lr": 0.1})
     assert (fp.kind, fp.method, fp.schema) == (
-        "collection", "sha256-merkle", {"x": {"dtype": "<f8", "shape_tail": [3]}})
+        "collection", "sha256-merkle",
+        {"train": {"columns": ["a"]}, "x": {"dtype": "<f8", "shape_tail": [3]}})
 
 
 def test_collection_digest_changes_when_a_child_changes() -> None:

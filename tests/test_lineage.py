@@ -25,15 +25,15 @@ def family(store: modelver.Store, tmp_path: Path) -> dict[str, str]:
              "finetune": _file(tmp_path, "finetune.csv", "a,b\n3,4\n"),
              "other": _file(tmp_path, "other.csv", "a,b\n5,6\n")}
 
-    @modelver.versioned_training("fraud", seed=0)
+    @modelver.versioned_training("fraud", seed=0, data=("path",))
     def train(path: str) -> dict[str, int]:
         return {"w": 1}
 
-    @modelver.versioned_training("fraud-ft", seed=0)
+    @modelver.versioned_training("fraud-ft", seed=0, data=("path",))
     def finetune(path: str) -> dict[str, object]:
         return {"base": modelver.load("fraud", "prod"), "ft": 1}
 
-    @modelver.versioned_training("fraud-ft2", seed=0)
+    @modelver.versioned_training("fraud-ft2", seed=0, data=("path",))
     def finetune2(path: str) -> dict[str, object]:
         return {"base": modelver.load("fraud-ft", "latest"), "ft2": 1}
 

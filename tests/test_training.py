@@ -92,7 +92,7 @@ def test_changing_the_function_source_changes_the_hash_and_bumps_minor(
     assert first.code and second.code
     assert first.code.function_hash != second.code.function_hash
     assert v2.train.last_version.version == "0.2.0"
-    assert second.bump_rule == "code changed: minor"
+    assert second.bump_rule == "code changed (train_v2.train): minor"
 
 
 def test_changing_params_bumps_minor(tmp_path: Path, store: modelver.Store,

@@ -26,6 +26,7 @@ import builtins
 import dis
 import functools
 import inspect
+import sys
 import types
 from typing import Any
 
@@ -36,6 +37,7 @@ from .source import (
     _user_class,
     _user_function,
     _user_module,
+    class_digest,
     class_text,
     function_text,
     text_digest,
@@ -75,23 +77,77 @@ def _references(code: types.CodeType) -> tuple[tuple[str, ...], ...]:
     stack = [code]
     while stack:
         current = stack.pop()
-        chain: list[str] = []
-        for ins in dis.get_instructions(current):
-            if ins.opname in _LOADS and isinstance(ins.argval, str):
-                if chain:
-                    chains.add(tuple(chain))
-                chain = [ins.argval]
-            elif ins.opname in _ATTRS and chain and isinstance(ins.argval, str):
-                chain.append(ins.argval)
-            elif chain:
-                chains.add(tuple(chain))
-                chain = []
-        if chain:
-            chains.add(tuple(chain))
+        scan = _scan_fast if _FAST else _scan_dis
+        scan(current, chains)
         stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
     result = tuple(sorted(chains))
     _REFS[id(code)] = (code, result)
     return result
+
+
+def _scan_dis(code: types.CodeType, chains: set[tuple[str, ...]]) -> None:
+    chain: list[str] = []
+    for ins in dis.get_instructions(code):
+        if ins.opname in _LOADS and isinstance(ins.argval, str):
+            if chain:
+                chains.add(tuple(chain))
+            chain = [ins.argval]
+        elif ins.opname in _ATTRS and chain and isinstance(ins.argval, str):
+            chain.append(ins.argval)
+        elif chain:
+            chains.add(tuple(chain))
+            chain = []
+    if chain:
+        chains.add(tuple(chain))
+
+
+# Python 3.11+: read the wordcode directly (dis builds an object per instruction).
+_OP = dis.opmap
+_FAST = sys.version_info >= (3, 11) and hasattr(types.CodeType, "_varname_from_oparg")
+_GLOBAL_SHIFT = 1  # LOAD_GLOBAL's name index is oparg >> 1 since 3.11
+_ATTR_SHIFT = 1 if sys.version_info >= (3, 12) else 0
+_NAME_OPS = {_OP[n]: n for n in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS")
+             if n in _OP}
+_DEREF_OPS = {_OP[n] for n in ("LOAD_DEREF", "LOAD_CLASSDEREF", "LOAD_FROM_DICT_OR_DEREF")
+              if n in _OP}
+_ATTR_OPS = {_OP[n]: n for n in ("LOAD_ATTR", "LOAD_METHOD") if n in _OP}
+_SKIP = {_OP[n] for n in ("CACHE", "EXTENDED_ARG") if n in _OP}
+
+
+def _scan_fast(code: types.CodeType, chains: set[tuple[str, ...]]) -> None:
+    raw, names = code.co_code, code.co_names
+    chain: list[str] = []
+    extended = 0
+    for i in range(0, len(raw), 2):
+        op, arg = raw[i], raw[i + 1] | extended
+        if op in _SKIP:
+            extended = (arg << 8) if op == _OP.get("EXTENDED_ARG") else 0
+            continue
+        extended = 0
+        name: str | None = None
+        if op in _NAME_OPS:
+            index = arg >> _GLOBAL_SHIFT if _NAME_OPS[op] == "LOAD_GLOBAL" else arg
+            name = names[index] if index < len(names) else None
+        elif op in _DEREF_OPS:
+            try:
+                name = code._varname_from_oparg(arg)  # type: ignore[attr-defined]
+            except (IndexError, ValueError):
+                name = None
+        if name is not None:
+            if chain:
+                chains.add(tuple(chain))
+            chain = [name]
+            continue
+        if op in _ATTR_OPS and chain:
+            index = arg >> _ATTR_SHIFT if _ATTR_OPS[op] == "LOAD_ATTR" else arg
+            if index < len(names):
+                chain.append(names[index])
+                continue
+        if chain:
+            chains.add(tuple(chain))
+            chain = []
+    if chain:
+        chains.add(tuple(chain))
 
 
 # -- the walk -------------------------------------------------------------------------------
@@ -104,6 +160,18 @@ class _Walk:
         self.stable = True
         self.done: set[int] = set() if root is None else {id(root)}
         self.keep: list[Any] = []  # what `done` holds ids of, alive for the walk
+        self.queue: list[tuple[str, Any]] = []  # functions, classes, methods to read
+
+    def drain(self) -> None:
+        """Read every queued item (a loop, not recursion: call chains may be deep)."""
+        while self.queue:
+            kind, obj = self.queue.pop()
+            if kind == "function":
+                _function(self, obj)
+            elif kind == "class":
+                _class(self, obj)
+            else:  # a method: part of its class's text, scanned for what it reaches
+                _scan(self, obj.__code__, obj.__globals__, {})
 
     def first(self, obj: Any) -> bool:
         if id(obj) in self.done:
@@ -112,16 +180,16 @@ class _Walk:
         self.keep.append(obj)
         return True
 
-    def add(self, key: str, text: str | None, fallback: str) -> None:
+    def add(self, key: str, text: str | None, identity: str) -> None:
+        """Record an item: ``identity`` is its text's digest, or a fallback without text."""
         if len(self.items) >= _MAX_ITEMS:
             self.stable = False
             return
+        self.items[key] = identity
         if text is None:
             self.stable = False
-            self.items[key] = fallback
-            return
-        self.items[key] = text_digest(text)
-        self.texts[key] = text
+        else:
+            self.texts[key] = text
 
 
 def reach(code: types.CodeType, module_globals: dict[str, Any],
@@ -130,6 +198,7 @@ def reach(code: types.CodeType, module_globals: dict[str, Any],
     free variables) to every user function, class and constant it reaches."""
     walk = _Walk(code)
     _scan(walk, code, module_globals, cells or {})
+    walk.drain()
     order = sorted(walk.items)
     return Reached(items={k: walk.items[k] for k in order},
                    texts={k: walk.texts[k] for k in order if k in walk.texts},
@@ -148,6 +217,7 @@ def reach_function(func: types.FunctionType) -> Reached:
     _scan(walk, func.__code__, func.__globals__, cells)
     for value in (*(func.__defaults__ or ()), *(func.__kwdefaults__ or {}).values()):
         _visit(walk, value)
+    walk.drain()
     order = sorted(walk.items)
     return Reached(items={k: walk.items[k] for k in order},
                    texts={k: walk.texts[k] for k in order if k in walk.texts},
@@ -188,10 +258,20 @@ def _scan(walk: _Walk, code: types.CodeType, module_globals: dict[str, Any],
 _MISSING = object()
 
 
+_CONSTANTS: dict[str, tuple[Any, str, str]] = {}  # key -> (value, its line, digest)
+
+
 def _constant(walk: _Walk, module: str, name: str, value: Any) -> None:
     """A plain value (number, text, list or dict of them) that user code reads."""
+    key = f"{module}:{name}"
+    cached = _CONSTANTS.get(key)
+    if cached is not None and cached[0] is value and isinstance(value, (int, float, str)):
+        walk.add(key, cached[1], cached[2])  # the same immutable object: the same line
+        return
     if value is None or not isinstance(value, (bool, int, float, str, list, tuple, dict)):
         return
+    if isinstance(value, (list, dict)) and not name.isupper():
+        return  # mutable state (a results dict, a history list), not a CONSTANT
     if isinstance(value, (list, tuple, dict)) and len(value) > 1000:
         return
     from .._serde import canonical
@@ -203,7 +283,9 @@ def _constant(walk: _Walk, module: str, name: str, value: Any) -> None:
         return
     if len(text) > _MAX_CONSTANT or '"__type__"' in text or '"__callable__"' in text:
         return
-    walk.add(f"{module}:{name}", f"{name} = {text}\n", "")
+    line = f"{name} = {text}\n"
+    _CONSTANTS[key] = (value, line, text_digest(line))
+    walk.add(key, line, _CONSTANTS[key][2])
 
 
 def _visit(walk: _Walk, value: Any) -> None:
@@ -211,10 +293,10 @@ def _visit(walk: _Walk, value: Any) -> None:
     value = _unwrap(value)
     if isinstance(value, types.FunctionType):
         if _user_function(value) and walk.first(value):
-            _function(walk, value)
+            walk.queue.append(("function", value))
     elif isinstance(value, type):
         if _user_class(value) and walk.first(value):
-            _class(walk, value)
+            walk.queue.append(("class", value))
     elif isinstance(value, functools.partial):
         _visit(walk, value.func)
         for arg in (*value.args, *value.keywords.values()):
@@ -235,7 +317,7 @@ def _visit(walk: _Walk, value: Any) -> None:
     elif not isinstance(value, (types.ModuleType, types.BuiltinFunctionType)):
         kind = type(value)
         if _user_class(kind) and walk.first(kind):  # an instance: its class
-            _class(walk, kind)
+            walk.queue.append(("class", kind))
 
 
 def _unwrap(value: Any) -> Any:
@@ -265,12 +347,11 @@ def _function(walk: _Walk, func: types.FunctionType) -> None:
 def _class(walk: _Walk, cls: type) -> None:
     text = class_text(cls)
     walk.add(f"{cls.__module__}:{cls.__qualname__}", text,
-             f"unstable:{cls.__module__}.{cls.__qualname__}")
+             class_digest(cls) or f"unstable:{cls.__module__}.{cls.__qualname__}")
     for base in cls.__bases__:
         _visit(walk, base)
     for member in _members(cls):
         if _user_function(member) and walk.first(member):
-            # A method is part of its class's text: scan what it reaches, no own item.
-            _scan(walk, member.__code__, member.__globals__, {})
+            walk.queue.append(("method", member))
 
 

@@ -17,14 +17,13 @@
 * ``module_hash`` is the sha256 of the module file's bytes (``None`` without a file,
   e.g. in a notebook). It is recorded but is not part of :func:`code_identity`, because
   it changes whenever unrelated code in the module does.
+* ``user_code``: the snapshot's ``reach`` walks, when a run starts, to every user
+  function, class and constant the code reaches (:mod:`modelver._capture.closure`);
+  each one's digest is part of :func:`code_identity`.
 
-Source is read at decoration time and cached per code object: ``inspect.getsource``
-re-reads the file, so reading it later would describe the file as edited since, not the
-code that runs (and a block whose ``def`` is not the function's name is not trusted:
-the file was edited before the snapshot; the bytecode stands in). The cache is keyed
-by the code object's ``id`` (holding the object so the id cannot be reused): code objects
-compare equal across files, so a dict keyed by the code object itself would mix up two
-identical functions from two modules.
+Source is read at decoration time and cached per code object (see
+:mod:`modelver._capture.source`); a block whose ``def`` is not the function's name is
+not trusted (the file was edited before the snapshot) and the bytecode stands in.
 
 No digest here uses ``hash()`` (salted per process) or pickles.
 """

@@ -20,7 +20,8 @@ _DELIMITERS = {".csv": ",", ".tsv": "\t"}
 
 
 def file_schema(path: str) -> dict[str, Any] | None:
-    """``{"columns": …}`` of a CSV/TSV, parquet or Arrow file, None for other files."""
+    """``{"columns": …}`` of a CSV/TSV, parquet or Arrow file, None for other files. A
+    CSV whose first line is all numbers has no header: its schema is the field count."""
     ext = os.path.splitext(path)[1].lower()
     try:
         if ext in _DELIMITERS:
@@ -43,7 +44,19 @@ def _csv_header(path: str, delimiter: str) -> dict[str, Any] | None:
         return None
     text = line.decode("utf-8-sig", errors="replace").rstrip("\r\n")
     columns = next(csv.reader([text], delimiter=delimiter), [])
-    return {"columns": columns} if columns else None
+    if not columns:
+        return None
+    if all(_is_number(c) for c in columns if c.strip()):  # no header: data from line one
+        return {"fields": len(columns)}
+    return {"columns": columns}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _arrow_schema(path: str, ext: str) -> dict[str, Any]:
