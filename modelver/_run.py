@@ -34,6 +34,36 @@ T = TypeVar("T")
 _CURRENT = ACTIVE  # shared with the store, which records what a run loads
 
 
+_WARM: list[threading.Thread] = []  # the one warm-up thread of this process, once started
+
+
+def _warm_up() -> None:
+    """What the first run of a process needs at its end, read while it trains: the
+    record converter (importing cattrs), the package list and the hardware facts."""
+    try:
+        from ._capture.environment import packages
+        from ._capture.hardware import capture_hardware
+        from ._serde import converter
+
+        converter()
+        packages()
+        capture_hardware()
+    except Exception:  # noqa: S110 - finish() reads them again and reports any failure
+        pass
+
+
+def _start_warm_up() -> threading.Thread:
+    with _WARM_LOCK:
+        if not _WARM:
+            thread = threading.Thread(target=_warm_up, name="modelver-warm-up", daemon=True)
+            thread.start()
+            _WARM.append(thread)
+        return _WARM[0]
+
+
+_WARM_LOCK = threading.Lock()
+
+
 class CaptureWarning(UserWarning):
     """Something could not be recorded; the run went on without it."""
 
@@ -81,6 +111,7 @@ class ActiveRun:
         self._monitor: ResourceMonitor | None = None
         self._git: GitProbe | None = None
         self._reached: Reached | None = None
+        self._warm: threading.Thread | None = None
         self.seeds = Seeds()
         self.started_at = utcnow()
 
@@ -191,6 +222,7 @@ class ActiveRun:
         from ._capture.seeds import apply_seed
 
         self._token = _CURRENT.set(self)
+        self._warm = _start_warm_up()
         self.seeds = apply_seed(self._seed_arg)
         if self._snapshot is not None and self._snapshot.reach is not None:
             self._reached = self.guard("the user code it reaches", self._snapshot.reach, None)
@@ -283,6 +315,8 @@ class ActiveRun:
         from ._capture.seeds import finish_seeds
 
         try:
+            if self._warm is not None:
+                self._warm.join()  # at once, unless the run ended before it finished
             resources = (self.guard("resource use", self._monitor.stop, None)
                          if self._monitor else None)
             status = "succeeded" if error is None else "failed"
