@@ -5,7 +5,8 @@ fingerprints of large tensors and polars frames against raw sha256.
 
 * the demo's training function (``examples/fraud_demo.py``, its defaults: 2,000 rows,
   100 trees): a decorated call's time minus the function's own time measured inside
-  it, first call in a fresh process and later calls, registration included;
+  it, first call in a fresh process (on a new store, then on that store again) and
+  later calls, registration included;
 * the user-code walk alone over a generated project of ``--lines`` lines (modules of
   functions and classes that call each other), first and later calls, and the same
   project's decorated call overhead;
@@ -52,8 +53,8 @@ DEMO = textwrap.dedent("""
         t = time.perf_counter(); fraud_demo.train(path, n_estimators=n)
         return time.perf_counter() - t - spent[-1]
 
-    first = overhead(100)
-    later = [overhead(101 + i) for i in range(int(sys.argv[2]))]
+    first = overhead(100 + 99 * int(sys.argv[4]))
+    later = [overhead(101 + 50 * int(sys.argv[4]) + i) for i in range(int(sys.argv[2]))]
     import hashlib, pickle
     model = fraud_demo.train.last_run.model
     saves = []
@@ -169,8 +170,11 @@ def main() -> None:
     args = parser.parse_args()
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        demo = run(DEMO, f"{tmp}/demo", str(args.calls), str(ROOT / "examples"))
-        rows += [("demo train(): first call overhead", ms(demo["first"])),
+        demo = run(DEMO, f"{tmp}/demo", str(args.calls), str(ROOT / "examples"), "0")
+        again = run(DEMO, f"{tmp}/demo", "1", str(ROOT / "examples"), "1")
+        rows += [("demo train(): first call overhead, new store", ms(demo["first"])),
+                 ("demo train(): first call in a new process, existing store",
+                  ms(again["first"])),
                  ("demo train(): later calls overhead", ms(demo["later"])),
                  ("  of which the model's own pickle + sha256", ms(demo["save"]))]
         project = Path(tmp) / "project"

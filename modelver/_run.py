@@ -39,13 +39,24 @@ _WARM: list[threading.Thread] = []  # the one warm-up thread of this process, on
 
 def _warm_up() -> None:
     """What the first run of a process needs at its end, read while it trains: the
-    record converter (importing cattrs), the package list and the hardware facts."""
+    record converter (importing cattrs, which compiles a function per record class on
+    first use), the modules that store the model and register it, the package list
+    and the hardware facts."""
     try:
+        from . import _bump, _load, _register  # noqa: F401 - imported for the run's end
         from ._capture.environment import packages
         from ._capture.hardware import capture_hardware
-        from ._serde import converter
+        from ._records import Environment, GpuInfo, Hardware, Resources, Tombstone
+        from ._serde import structure, unstructure
 
-        converter()
+        full_run = Run(id="warm-up", name="warm-up", data={"x": DataFingerprint("", "")},
+                       code=CodeInfo(), environment=Environment(),
+                       hardware=Hardware(gpus=[GpuInfo(uuid="", name="")]),
+                       resources=Resources(), ended_at=utcnow())
+        version = ModelVersion(name="warm-up", version="0", digest="", format="", size=0,
+                               deleted=Tombstone(at=utcnow(), reason="", by=""))
+        for record in (full_run, version):
+            structure(unstructure(record), type(record))
         packages()
         capture_hardware()
     except Exception:  # noqa: S110 - finish() reads them again and reports any failure
