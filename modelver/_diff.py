@@ -281,10 +281,10 @@ def _source_diff(read_blob: Callable[[str], bytes], a: ModelVersion, code_a: Cod
     from ._bump import code_changes
 
     parts: list[str] = []
-    if code_a.source_digest != code_b.source_digest and code_a.source_digest \
-            and code_b.source_digest:
-        old = _read_text(read_blob, code_a.source_digest, a, "function source", notes)
-        new = _read_text(read_blob, code_b.source_digest, b, "function source", notes)
+    old_digest, new_digest = code_a.source_digest, code_b.source_digest
+    if old_digest and new_digest and old_digest != new_digest:
+        old = _read_text(read_blob, old_digest, a, "function source", notes)
+        new = _read_text(read_blob, new_digest, b, "function source", notes)
         if old is not None and new is not None:
             parts.append(_unified(old, new, f"{a.ref}:{code_a.function}",
                                   f"{b.ref}:{code_b.function}"))

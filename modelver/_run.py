@@ -35,6 +35,7 @@ _CURRENT = ACTIVE  # shared with the store, which records what a run loads
 
 
 _WARM: list[threading.Thread] = []  # the one warm-up thread of this process, once started
+_WARM_LOCK = threading.Lock()
 
 
 def _warm_up() -> None:
@@ -70,9 +71,6 @@ def _start_warm_up() -> threading.Thread:
             thread.start()
             _WARM.append(thread)
         return _WARM[0]
-
-
-_WARM_LOCK = threading.Lock()
 
 
 class CaptureWarning(UserWarning):
@@ -181,7 +179,7 @@ class ActiveRun:
             self.params.update(values)
 
     def log_metrics(self, **metrics: Any) -> None:
-        """Record metrics (numbers, or JSON values; numpy and torch scalars as numbers)."""
+        """Record metrics (numbers, or JSON values; numpy scalars as numbers)."""
         from ._capture.values import param_value
 
         values = {k: param_value(v) for k, v in metrics.items()}

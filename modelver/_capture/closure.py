@@ -173,6 +173,14 @@ class _Walk:
             else:  # a method: part of its class's text, scanned for what it reaches
                 _scan(self, obj.__code__, obj.__globals__, {})
 
+    def result(self) -> Reached:
+        """Read what is queued, then the items in key order."""
+        self.drain()
+        order = sorted(self.items)
+        return Reached(items={k: self.items[k] for k in order},
+                       texts={k: self.texts[k] for k in order if k in self.texts},
+                       stable=self.stable)
+
     def first(self, obj: Any) -> bool:
         if id(obj) in self.done:
             return False
@@ -198,30 +206,32 @@ def reach(code: types.CodeType, module_globals: dict[str, Any],
     free variables) to every user function, class and constant it reaches."""
     walk = _Walk(code)
     _scan(walk, code, module_globals, cells or {})
-    walk.drain()
-    order = sorted(walk.items)
-    return Reached(items={k: walk.items[k] for k in order},
-                   texts={k: walk.texts[k] for k in order if k in walk.texts},
-                   stable=walk.stable)
+    return walk.result()
 
 
 def reach_function(func: types.FunctionType) -> Reached:
-    """:func:`reach` from a function, with its closure cells."""
+    """:func:`reach` from a function, with its closure cells and default values."""
+    walk = _Walk(func.__code__)
+    _follow(walk, func)
+    return walk.result()
+
+
+def _cells(func: types.FunctionType) -> dict[str, Any]:
+    """The values of a function's free variables (an empty cell is left out)."""
     cells: dict[str, Any] = {}
     for name, cell in zip(func.__code__.co_freevars, func.__closure__ or (), strict=False):
         try:
             cells[name] = cell.cell_contents
-        except ValueError:  # an empty cell
+        except ValueError:  # not assigned yet
             continue
-    walk = _Walk(func.__code__)
-    _scan(walk, func.__code__, func.__globals__, cells)
+    return cells
+
+
+def _follow(walk: _Walk, func: types.FunctionType) -> None:
+    """Queue what a function's code, closure and defaults reach."""
+    _scan(walk, func.__code__, func.__globals__, _cells(func))
     for value in (*(func.__defaults__ or ()), *(func.__kwdefaults__ or {}).values()):
         _visit(walk, value)
-    walk.drain()
-    order = sorted(walk.items)
-    return Reached(items={k: walk.items[k] for k in order},
-                   texts={k: walk.texts[k] for k in order if k in walk.texts},
-                   stable=walk.stable)
 
 
 def _scan(walk: _Walk, code: types.CodeType, module_globals: dict[str, Any],
@@ -243,14 +253,14 @@ def _scan(walk: _Walk, code: types.CodeType, module_globals: dict[str, Any],
             continue
         _visit(walk, value)
         owner = value
-        for i, attr in enumerate(chain[1:], start=1):
+        for attr in chain[1:]:
             if not isinstance(owner, types.ModuleType):
                 break
             found = vars(owner).get(attr, _MISSING)
             if found is _MISSING:
                 break
             if _user_module(owner) and not isinstance(found, types.ModuleType):
-                _constant(walk, owner.__name__, ".".join(chain[i:i + 1]), found)
+                _constant(walk, owner.__name__, attr, found)
             _visit(walk, found)
             owner = found
 
@@ -304,14 +314,9 @@ def _visit(walk: _Walk, value: Any) -> None:
     elif isinstance(value, types.MethodType):
         _visit(walk, value.__func__)
         _visit(walk, type(value.__self__))
-    elif isinstance(value, (list, tuple, set, frozenset)) and len(value) <= 100:
-        if walk.first(value):
-            for item in value:
-                if isinstance(item, (types.FunctionType, type, functools.partial)):
-                    _visit(walk, item)
-    elif isinstance(value, dict) and len(value) <= 100:
-        if walk.first(value):
-            for item in value.values():
+    elif isinstance(value, (list, tuple, set, frozenset, dict)) and len(value) <= 100:
+        if walk.first(value):  # a registry of model builders, a list of layers' classes
+            for item in (value.values() if isinstance(value, dict) else value):
                 if isinstance(item, (types.FunctionType, type, functools.partial)):
                     _visit(walk, item)
     elif not isinstance(value, (types.ModuleType, types.BuiltinFunctionType)):
@@ -323,25 +328,16 @@ def _visit(walk: _Walk, value: Any) -> None:
 def _unwrap(value: Any) -> Any:
     if isinstance(value, types.FunctionType) and hasattr(value, "__wrapped__"):
         try:
-            inner = inspect.unwrap(value)
+            return inspect.unwrap(value)
         except ValueError:  # a __wrapped__ cycle
             return value
-        return inner
     return value
 
 
 def _function(walk: _Walk, func: types.FunctionType) -> None:
-    text, fallback = function_text(func)
-    walk.add(f"{func.__module__}:{func.__qualname__}", text, fallback)
-    cells: dict[str, Any] = {}
-    for name, cell in zip(func.__code__.co_freevars, func.__closure__ or (), strict=False):
-        try:
-            cells[name] = cell.cell_contents
-        except ValueError:
-            continue
-    _scan(walk, func.__code__, func.__globals__, cells)
-    for value in (*(func.__defaults__ or ()), *(func.__kwdefaults__ or {}).values()):
-        _visit(walk, value)
+    text, identity = function_text(func)
+    walk.add(f"{func.__module__}:{func.__qualname__}", text, identity)
+    _follow(walk, func)
 
 
 def _class(walk: _Walk, cls: type) -> None:

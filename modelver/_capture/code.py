@@ -119,13 +119,13 @@ def snapshot_caller(frame: types.FrameType) -> CodeSnapshot:
     facts = static(code, frame.f_globals)
     walk = _Walk()
     closure_hash: str | None = None
+    values: dict[str, Any] = {}
     if code.co_freevars:
         f_locals = frame.f_locals
-        cells = [[name, _value_token(f_locals[name], walk, 0) if name in f_locals
+        values = {name: f_locals[name] for name in code.co_freevars if name in f_locals}
+        cells = [[name, _value_token(values[name], walk, 0) if name in values
                   else ["empty"]] for name in code.co_freevars]
         closure_hash = json_digest(cells)
-    f_locals = frame.f_locals if code.co_freevars else {}
-    values = {name: f_locals[name] for name in code.co_freevars if name in f_locals}
     module = frame.f_globals.get("__name__")
     info = CodeInfo(
         function=getattr(code, "co_qualname", code.co_name),  # co_qualname is 3.11+

@@ -192,9 +192,11 @@ def _fast_text(code: types.CodeType, module_globals: dict[str, Any]) -> str | No
         lines = linecache.getlines(code.co_filename, module_globals)
     except Exception:  # a loader that fails
         return None
+    if code.co_name == "<lambda>":  # no `def` to check: the tokenizer's block
+        return _slow_text(code, module_globals)
     start = code.co_firstlineno - 1
-    if code.co_name in ("<module>", "<lambda>") or not 0 <= start < len(lines):
-        return None if code.co_name != "<lambda>" else _slow_text(code, module_globals)
+    if code.co_name == "<module>" or not 0 <= start < len(lines):
+        return None
     text = "".join(lines[start:_last_line(code)])
     if re.search(rf"\bdef\s+{re.escape(code.co_name)}\s*[(\[]", text) is None:
         return None  # the file changed since import: this is other code
@@ -267,11 +269,10 @@ def _user_module(obj: Any) -> bool:
 
 
 def _class_file(cls: type) -> str | None:
-    for member in _members(cls):
-        if isinstance(member, types.FunctionType):
-            name = member.__code__.co_filename
-            if not name.startswith("<") or name.startswith("<ipython-input-"):
-                return name
+    for member in _members(cls):  # generated methods (dataclasses) have no file of theirs
+        name: str = member.__code__.co_filename
+        if not name.startswith("<") or is_user_file(name):
+            return name
     module = sys.modules.get(cls.__module__)
     path = getattr(module, "__file__", None)
     if isinstance(path, str):
@@ -355,7 +356,7 @@ def _class_text(cls: type) -> str | None:
     if not lines:
         return None
     name = cls.__name__
-    statement = re.compile(rf"^(\s*)class\s+{re.escape(name)}\b")
+    statement = re.compile(rf"^\s*class\s+{re.escape(name)}\b", re.MULTILINE)
     start: int | None = None
     first = vars(cls).get("__firstlineno__")
     if isinstance(first, int) and 0 < first <= len(lines):
@@ -377,7 +378,7 @@ def _class_text(cls: type) -> str | None:
     while start > 0 and lines[start - 1].lstrip().startswith("@"):
         start -= 1
     block = "".join(inspect.getblock(lines[start:]))
-    return block if statement.search(block.split("\n", 1)[0]) or f"class {name}" in block else None
+    return block if statement.search(block) else None
 
 
 def _digest(data: bytes) -> str:

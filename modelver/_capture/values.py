@@ -83,11 +83,7 @@ def _value(value: Any, depth: int, active: set[int]) -> Any:
         active.discard(id(value))
 
 
-class _None:
-    pass
-
-
-_NONE = _None()
+_NONE = object()  # "not a library scalar" (None is a value)
 
 
 def _library_scalar(value: Any) -> Any:

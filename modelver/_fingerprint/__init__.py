@@ -54,6 +54,12 @@ import re
 import sys
 from typing import Any
 
+from modelver._fingerprint._arrow import (
+    of_arrow_dataset,
+    of_arrow_table,
+    of_arrow_values,
+    of_polars,
+)
 from modelver._fingerprint._files import (
     RACY_WINDOW_NS,
     BatchStatCache,
@@ -64,9 +70,9 @@ from modelver._fingerprint._files import (
     _of_path,
     hash_file,
 )
-from modelver._fingerprint._objects import _is_library_data, _library_object, _of_value
+from modelver._fingerprint._objects import _of_ndarray, _of_pandas, _of_value, _type_only
 from modelver._fingerprint._remote import _URL, _is_fsspec_protocol, _is_fsspec_url, _of_remote
-from modelver._fingerprint._tensors import is_dataset, of_dataset
+from modelver._fingerprint._tensors import is_dataset, of_dataset, of_tensor
 from modelver._records import DataFingerprint
 from modelver._serde import json_digest
 
@@ -135,6 +141,52 @@ def is_data(obj: object) -> bool:
     return _is_library_data(obj)
 
 
+def _library_object(obj: object) -> DataFingerprint | None:
+    """The fingerprint of an array, frame, table, tensor or dataset from an already
+    imported library, None for anything else."""
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(obj, np.ndarray):
+        return _of_ndarray(np, obj)
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(obj, (pd.DataFrame, pd.Series)):
+        return _of_pandas(pd, obj)
+    pa = sys.modules.get("pyarrow")
+    if pa is not None:
+        if isinstance(obj, (pa.Table, pa.RecordBatch)):
+            return of_arrow_table(pa, obj)
+        if isinstance(obj, (pa.Array, pa.ChunkedArray)):
+            return of_arrow_values(pa, obj)
+    pl = sys.modules.get("polars")
+    if pl is not None:
+        if isinstance(obj, (pl.DataFrame, pl.Series)):
+            return of_polars(pl, obj)
+        if isinstance(obj, pl.LazyFrame):
+            return _type_only(obj, "lazyframe")
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(obj, torch.Tensor):
+        return of_tensor(torch, obj)
+    return None
+
+
+_INLINE = (("numpy", ("ndarray",)), ("pandas", ("DataFrame", "Series")),
+           ("pyarrow", ("Table", "RecordBatch", "Array", "ChunkedArray")),
+           ("polars", ("DataFrame", "Series", "LazyFrame")), ("torch", ("Tensor",)),
+           ("torch.utils.data", ("Dataset", "DataLoader")), ("datasets", ("Dataset",)),
+           ("pyarrow.dataset", ("Dataset",)))
+
+
+def _is_library_data(obj: object) -> bool:
+    """An array, frame, table, tensor or dataset of an already imported library."""
+    for module, names in _INLINE:
+        lib = sys.modules.get(module)
+        if lib is None:
+            continue
+        kinds = tuple(k for k in (getattr(lib, n, None) for n in names) if isinstance(k, type))
+        if kinds and isinstance(obj, kinds):
+            return True
+    return False
+
+
 def is_inline_data(obj: object) -> bool:
     """True for what is data wherever it is passed: arrays, frames, tables, tensors and
     datasets of already imported libraries, and non-empty lists, tuples and dicts of
@@ -143,22 +195,6 @@ def is_inline_data(obj: object) -> bool:
         values = obj.values() if isinstance(obj, dict) else obj
         return bool(obj) and len(obj) <= 10_000 and all(is_inline_data(v) for v in values)
     return _is_library_data(obj)
-
-
-def _of_arrow_dataset(ds: Any, cache: StatCache | None) -> DataFingerprint:
-    """A local ``pyarrow.dataset`` by the content of its files, else by type."""
-    files = getattr(ds, "files", None)
-    filesystem = type(getattr(ds, "filesystem", None)).__name__
-    name = f"{type(ds).__module__}.{type(ds).__qualname__}"
-    if not isinstance(files, list) or filesystem != "LocalFileSystem":
-        return DataFingerprint(json_digest({"type": name}), "arrow-dataset", None, "type-only",
-                               False, None, name)
-    children = {path: _of_path(path, cache) for path in sorted(files)}
-    digest = json_digest({"files": [[p, fp.digest] for p, fp in children.items()],
-                          "schema": str(ds.schema)})
-    sizes = [fp.size for fp in children.values() if fp.size is not None]
-    schema = {"columns": {f.name: str(f.type) for f in ds.schema}}
-    return DataFingerprint(digest, "arrow-dataset", sum(sizes), "sha256-merkle", True, schema)
 
 
 def _looks_like_path(text: str) -> bool:
@@ -204,7 +240,7 @@ def _fingerprint(obj: object, cache: StatCache | None, seen: frozenset[int]) -> 
         return of_dataset(obj, lambda o: _fingerprint(o, cache, seen), is_inline_data)
     arrow_dataset = sys.modules.get("pyarrow.dataset")
     if arrow_dataset is not None and isinstance(obj, arrow_dataset.Dataset):
-        return _of_arrow_dataset(obj, cache)
+        return of_arrow_dataset(obj, cache)
     np = sys.modules.get("numpy")
     if np is not None and isinstance(obj, np.generic):
         return _of_value(obj.item())

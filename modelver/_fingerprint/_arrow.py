@@ -21,15 +21,12 @@ import hashlib
 import json
 from typing import Any
 
+from modelver._fingerprint._files import StatCache, _of_path
+from modelver._fingerprint._objects import _header, _type_only
 from modelver._records import DataFingerprint
+from modelver._serde import json_digest
 
-__all__ = ["of_arrow_table", "of_arrow_values", "of_polars"]
-
-
-def _header(kind: str, **fields: Any) -> bytes:
-    from modelver._serde import canonical
-
-    return f"modelver:{kind}:".encode() + canonical(fields).encode() + b"\n"
+__all__ = ["of_arrow_dataset", "of_arrow_table", "of_arrow_values", "of_polars"]
 
 
 def _width(pa: Any, kind: Any) -> int | None:
@@ -145,3 +142,17 @@ def of_polars(pl: Any, obj: Any) -> DataFingerprint:
     fp = of_arrow_table(pa, obj.to_arrow(), "polars-frame")
     schema = {"columns": {name: str(dtype) for name, dtype in obj.schema.items()}}
     return attrs.evolve(fp, schema=schema)
+
+
+def of_arrow_dataset(ds: Any, cache: StatCache | None) -> DataFingerprint:
+    """A local ``pyarrow.dataset`` by the content of its files, else by type."""
+    files = getattr(ds, "files", None)
+    filesystem = type(getattr(ds, "filesystem", None)).__name__
+    if not isinstance(files, list) or filesystem != "LocalFileSystem":
+        return _type_only(ds, "arrow-dataset")
+    children = {path: _of_path(path, cache) for path in sorted(files)}
+    digest = json_digest({"files": [[p, fp.digest] for p, fp in children.items()],
+                          "schema": str(ds.schema)})
+    sizes = [fp.size for fp in children.values() if fp.size is not None]
+    schema = {"columns": {f.name: str(f.type) for f in ds.schema}}
+    return DataFingerprint(digest, "arrow-dataset", sum(sizes), "sha256-merkle", True, schema)

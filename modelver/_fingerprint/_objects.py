@@ -1,8 +1,7 @@
 """In-memory data: numpy arrays, pandas frames and series, plain values, and the
-dispatch to Arrow data (pyarrow, polars: ``_arrow``) and torch tensors (``_tensors``).
+pieces every in-memory fingerprint shares (the digest header, a type-only fingerprint).
 
-No library is imported here: its objects are recognised only when the caller has
-already imported it (``sys.modules``).
+No library is imported here: the caller passes the module it found in ``sys.modules``.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ _COPY_BYTES = 64 << 20  # bound on the copy made to hash a non-contiguous array
 
 
 def _header(kind: str, **fields: Any) -> bytes:
+    """The first bytes hashed for an in-memory object: its kind and layout."""
     return f"modelver:{kind}:".encode() + canonical(fields).encode() + b"\n"
 
 
@@ -81,62 +81,11 @@ def _of_pandas(pd: Any, obj: Any) -> DataFingerprint:
     return DataFingerprint("sha256:" + h.hexdigest(), kind, size, method, stable, schema)
 
 
-def _library_object(obj: object) -> DataFingerprint | None:
-    """The fingerprint of an array, frame, table, tensor or dataset from an already
-    imported library, None for anything else."""
-    np = sys.modules.get("numpy")
-    if np is not None and isinstance(obj, np.ndarray):
-        return _of_ndarray(np, obj)
-    pd = sys.modules.get("pandas")
-    if pd is not None and isinstance(obj, (pd.DataFrame, pd.Series)):
-        return _of_pandas(pd, obj)
-    pa = sys.modules.get("pyarrow")
-    if pa is not None:
-        from ._arrow import of_arrow_table, of_arrow_values
-
-        if isinstance(obj, (pa.Table, pa.RecordBatch)):
-            return of_arrow_table(pa, obj)
-        if isinstance(obj, (pa.Array, pa.ChunkedArray)):
-            return of_arrow_values(pa, obj)
-    pl = sys.modules.get("polars")
-    if pl is not None:
-        if isinstance(obj, (pl.DataFrame, pl.Series)):
-            from ._arrow import of_polars
-
-            return of_polars(pl, obj)
-        if isinstance(obj, pl.LazyFrame):
-            return _type_only(obj, "lazyframe")
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(obj, torch.Tensor):
-        from ._tensors import of_tensor
-
-        return of_tensor(torch, obj)
-    return None
-
-
 def _type_only(obj: object, kind: str) -> DataFingerprint:
+    """A fingerprint of ``obj``'s type alone: content changes will not show."""
     name = f"{type(obj).__module__}.{type(obj).__qualname__}"
     return DataFingerprint(json_digest({"type": name}), kind, None, "type-only", False, None,
                            name)
-
-
-_INLINE = (("numpy", ("ndarray",)), ("pandas", ("DataFrame", "Series")),
-           ("pyarrow", ("Table", "RecordBatch", "Array", "ChunkedArray")),
-           ("polars", ("DataFrame", "Series", "LazyFrame")), ("torch", ("Tensor",)),
-           ("torch.utils.data", ("Dataset", "DataLoader")), ("datasets", ("Dataset",)),
-           ("pyarrow.dataset", ("Dataset",)))
-
-
-def _is_library_data(obj: object) -> bool:
-    """An array, frame, table, tensor or dataset of an already imported library."""
-    for module, names in _INLINE:
-        lib = sys.modules.get(module)
-        if lib is None:
-            continue
-        kinds = tuple(k for k in (getattr(lib, n, None) for n in names) if isinstance(k, type))
-        if kinds and isinstance(obj, kinds):
-            return True
-    return False
 
 
 def _of_value(obj: object) -> DataFingerprint:

@@ -21,14 +21,11 @@ import hashlib
 import sys
 from typing import Any
 
+from modelver._fingerprint._objects import _header, _type_only
 from modelver._records import DataFingerprint
-from modelver._serde import canonical, json_digest
+from modelver._serde import json_digest
 
 __all__ = ["is_dataset", "of_dataset", "of_tensor"]
-
-
-def _header(kind: str, **fields: Any) -> bytes:
-    return f"modelver:{kind}:".encode() + canonical(fields).encode() + b"\n"
 
 
 def of_tensor(torch: Any, tensor: Any) -> DataFingerprint:
@@ -67,12 +64,6 @@ def is_dataset(obj: object) -> bool:
         return True
     hf = sys.modules.get("datasets")
     return hf is not None and isinstance(obj, getattr(hf, "Dataset", ()))
-
-
-def _type_only(obj: Any, kind: str) -> DataFingerprint:
-    name = _type_name(obj)
-    return DataFingerprint(json_digest({"type": name}), kind, None, "type-only", False, None,
-                           name)
 
 
 def _combine(kind: str, method: str, parts: dict[str, DataFingerprint], source: str,

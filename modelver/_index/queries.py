@@ -346,16 +346,13 @@ class Queries:
 
     def code_blobs(self) -> dict[str, str]:
         """digest → owner of every blob a run's code record names (sources, diffs)."""
-        rows = self.index.query(
-            "SELECT r.id, json_extract(e.text, '$.body.run.code.source_digest'), "
-            "json_extract(e.text, '$.body.run.code.module_digest'), "
-            "json_extract(e.text, '$.body.run.code.diff_digest'), "
-            "json_extract(e.text, '$.body.run.code.sources_digest') FROM runs r "
-            "JOIN entries e ON e.name = r.name AND e.seq = r.seq")
+        columns = ", ".join(f"json_extract(e.text, '$.body.run.code.{field}')"
+                            for field in CODE_BLOB_FIELDS)
+        rows = self.index.query(f"SELECT r.id, {columns} FROM runs r "
+                                "JOIN entries e ON e.name = r.name AND e.seq = r.seq")
         out: dict[str, str] = {}
-        fields = CODE_BLOB_FIELDS
         for run_id, *digests in rows:
-            for field, digest in zip(fields, digests, strict=True):
+            for field, digest in zip(CODE_BLOB_FIELDS, digests, strict=True):
                 if digest:
                     out.setdefault(digest, f"run {run_id[:8]} {field}")
         return out
