@@ -13,7 +13,6 @@ import mmap
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -158,6 +157,8 @@ class BlobDir:
     def put_stream(self, f: BinaryIO, expected: str | None = None) -> tuple[str, int]:
         """Hash a stream while writing it to a temporary file, then publish it by digest."""
         try:
+            import tempfile  # writers only
+
             fd, tmp = tempfile.mkstemp(dir=self.staging_dir, prefix="blob-")
         except OSError as exc:
             raise StoreError(f"cannot write to the blob folder {self.root!r}: {exc}") from None

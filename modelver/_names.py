@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Iterable
@@ -57,4 +56,6 @@ def safe_join(root: str, *parts: str) -> str:
 
 def closest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     """The candidates nearest to ``word``, for "did you mean" suggestions."""
+    import difflib  # only for an error message
+
     return difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.5)

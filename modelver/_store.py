@@ -11,6 +11,8 @@ chain, its queries, plain records), never the Store.
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -38,6 +40,17 @@ if TYPE_CHECKING:
     from ._verify import VerifyReport
 
 __all__ = ["QuarantineWarning", "StaleWarning", "Store"]
+
+
+def _lock_may_apply() -> bool:
+    """Whether a lock file or pin could be in force.
+
+    Pins and ``use_lock`` live in :mod:`modelver._locking`, so until something imports
+    it only the environment (``MODELVER_LOCK``, a running pytest test) can put a lock
+    in force; a serving process resolves without importing the lock machinery.
+    """
+    return ("modelver._locking" in sys.modules or "MODELVER_LOCK" in os.environ
+            or "PYTEST_CURRENT_TEST" in os.environ)
 
 
 class Store:
@@ -178,7 +191,7 @@ class Store:
         reference resolves to the pinned version, exactly as :meth:`load` loads it.
         """
         name = check_name(name)
-        if at is None and not is_exact(ref):
+        if at is None and not is_exact(ref) and _lock_may_apply():
             from ._locking import locked_ref
 
             pinned = locked_ref(name, ref, lock_file=self.lock_file)

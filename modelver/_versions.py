@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Literal
 
-from packaging.version import InvalidVersion, Version
-
 from ._errors import InvalidName
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
 
 __all__ = ["FIRST_VERSION", "Bump", "bump", "is_version", "parse_specifier", "parse_version",
            "sort_key"]
@@ -30,6 +29,8 @@ _SEMVER_PRE = re.compile(r"^(\d+\.\d+\.\d+)-(alpha|a|beta|b|rc|c)[.-]?(\d+)$", r
 
 def parse_version(text: object) -> Version:
     """Parse a version string into a :class:`packaging.version.Version`, or raise."""
+    from packaging.version import InvalidVersion, Version  # not needed to resolve an alias
+
     if not isinstance(text, str) or len(text) > 64:
         raise InvalidName(f"invalid version {text!r}: expected MAJOR.MINOR.PATCH like '1.2.0'")
     m = _SEMVER_PRE.match(text)
@@ -59,7 +60,7 @@ def sort_key(version: str | Version) -> str:
     ``1.2.0a1 < 1.2.0b1 < 1.2.0rc2 < 1.2.0rc10 < 1.2.0 < 1.10.0``: numbers are zero
     padded to 10 digits, and a release sorts after every pre-release of itself.
     """
-    v = version if isinstance(version, Version) else parse_version(version)
+    v = parse_version(version) if isinstance(version, str) else version
     major, minor, patch = v.release
     pre = f"{_PHASES[v.pre[0]]}{v.pre[1]:010d}" if v.pre else "~"
     return f"{major:010d}.{minor:010d}.{patch:010d}.{pre}"

@@ -53,11 +53,15 @@ class Index:
                                  "cannot be: open it once where it is writable")
             if version < SCHEMA_USER_VERSION:
                 self._create()
-            elif not self.readonly:
-                # Added within schema 3 (stores from before read reruns without it).
-                self.conn.execute("CREATE INDEX IF NOT EXISTS runs_version ON runs (version)")
-            with contextlib.suppress(sqlite3.OperationalError):
-                self.conn.execute("PRAGMA journal_mode = WAL")
+            elif not self.readonly and self.conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'runs_version'").fetchone() is None:
+                # Added within schema 3 (stores from before read reruns without it); an
+                # up-to-date store is opened without writing anything.
+                self.conn.execute("CREATE INDEX runs_version ON runs (version)")
+            if not self.readonly and self.conn.execute(
+                    "PRAGMA journal_mode").fetchone()[0] != "wal":
+                with contextlib.suppress(sqlite3.OperationalError):
+                    self.conn.execute("PRAGMA journal_mode = WAL")
 
     def _connect(self) -> sqlite3.Connection:
         path = self.path

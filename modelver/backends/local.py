@@ -10,7 +10,6 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
-from urllib.parse import unquote, urlparse
 
 from .._blobs import BlobDir
 from .._errors import IntegrityError, StoreError
@@ -36,6 +35,8 @@ class LocalBackend:
         if options:
             raise StoreError("storage_options apply only to fsspec URLs, not a local store")
         if uri.startswith("sqlite:"):
+            from urllib.parse import unquote, urlparse
+
             path = unquote(urlparse(uri).path)
             if not path or path.endswith("/"):
                 raise StoreError(f"{uri!r} names no database file: use sqlite:///path/registry.db")

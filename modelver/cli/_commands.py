@@ -20,7 +20,11 @@ __all__ = ["COMMANDS", "Command", "Output", "plain"]
 
 @attrs.frozen
 class Output:
-    """What a command prints: ``text`` for people, ``data`` for ``--json``."""
+    """What a command prints: ``text`` for people, ``data`` for ``--json``.
+
+    ``data`` may be a function of no arguments, called only under ``--json`` (a long
+    listing's JSON costs more than its table).
+    """
 
     text: str
     data: Any
@@ -108,9 +112,10 @@ def cmd_ls(args: argparse.Namespace, store: modelver.Store) -> Output:
     rows = [[mv.version, mv.digest[:19], mv.format, str(mv.size), _ago(mv), mv.created_by,
              ",".join(by_version.get(mv.version, [])) + (" (deleted)" if mv.deleted else "")]
             for mv in versions]
-    data = [dict(plain(mv), aliases=by_version.get(mv.version, [])) for mv in versions]
     return Output(table(rows, ["VERSION", "DIGEST", "FORMAT", "SIZE", "CREATED", "BY",
-                               "ALIASES"]), data)
+                               "ALIASES"]),
+                  lambda: [dict(plain(mv), aliases=by_version.get(mv.version, []))
+                           for mv in versions])
 
 
 def _show_text(mv: modelver.ModelVersion, run: modelver.Run | None, aliases: list[str]) -> str:

@@ -107,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         if args.json:
-            print(json.dumps(result.data, indent=2, sort_keys=True, default=str))
+            data = result.data() if callable(result.data) else result.data
+            print(json.dumps(data, indent=2, sort_keys=True, default=str))
         elif result.text:
             print(result.text)
         sys.stdout.flush()

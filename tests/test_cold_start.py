@@ -1,0 +1,90 @@
+"""Cold start: what a fresh process imports for ``import modelver`` and for a read.
+
+Each check runs in a new interpreter: the test process has imported everything already.
+Timings are left to ``benchmarks/bench_vs_mlflow.py``; these tests pin the module sets
+that the timings depend on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import modelver
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _new_modules(code: str, cwd: Path | None = None) -> set[str]:
+    """The modules that ``code`` imports in a fresh interpreter, beyond its start-up set."""
+    script = ("import json, sys; before = set(sys.modules)\n" + code +
+              "\nprint(json.dumps(sorted(set(sys.modules) - before)))")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTEST_CURRENT_TEST", "MODELVER_LOCK", "MODELVER_URI")}
+    env["PYTHONPATH"] = str(ROOT)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, env=env, cwd=cwd).stdout
+    return set(json.loads(out.splitlines()[-1]))
+
+
+def test_import_modelver_imports_only_its_exceptions() -> None:
+    new = _new_modules("import modelver")
+    ours = {m for m in new if m.startswith("modelver")}
+    assert ours == {"modelver", "modelver._errors"}
+    heavy = {"attr", "attrs", "cattrs", "packaging", "sqlite3", "json", "hashlib", "uuid",
+             "platform", "inspect", "ast", "numpy", "fsspec", "psutil", "threading"}
+    assert not {m.split(".")[0] for m in new} & heavy
+
+
+def test_every_public_name_resolves_on_first_use() -> None:
+    new = _new_modules("import modelver\n"
+                       "missing = [n for n in modelver.__all__ if getattr(modelver, n) is None]\n"
+                       "assert not missing, missing")
+    assert "modelver._api" in new
+    assert set(dir(modelver)) >= set(modelver.__all__)
+
+
+def test_resolving_an_alias_imports_no_converter_specifier_or_lock_machinery(
+        tmp_path: Path) -> None:
+    store = modelver.open(str(tmp_path / "s"))
+    mv = store.register("fraud", b"weights")
+    store.promote("fraud", mv.version, "prod")
+    new = _new_modules(f"import modelver\nmodelver.open({str(tmp_path / 's')!r})"
+                       ".resolve('fraud', 'prod')")
+    assert "modelver._store" in new
+    unexpected = {"cattrs", "packaging.specifiers", "packaging.version", "modelver._locking",
+                  "difflib", "tempfile", "uuid", "urllib.parse", "modelver._formats",
+                  "modelver._register", "modelver._run", "modelver._capture"}
+    assert not new & unexpected
+
+
+def test_a_lock_in_the_environment_still_applies_to_resolve(tmp_path: Path) -> None:
+    store = modelver.open(str(tmp_path / "s"))
+    first = store.register("fraud", b"one")
+    store.promote("fraud", first.version, "prod")
+    store.lock("fraud@prod", path=str(tmp_path / "modelver.lock"))
+    second = store.register("fraud", b"two")
+    store.promote("fraud", second.version, "prod")
+    lock = str(tmp_path / "modelver.lock")
+    code = (f"import os, modelver; os.environ['MODELVER_LOCK'] = {lock!r}\n"
+            f"print(modelver.open({str(tmp_path / 's')!r}).resolve('fraud', 'prod').version)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+    assert out.strip() == first.version
+
+
+def test_opening_an_up_to_date_store_writes_nothing(tmp_path: Path) -> None:
+    store = modelver.open(str(tmp_path / "s"))
+    store.register("fraud", b"weights")
+    store.close()
+    db = tmp_path / "s" / "registry.db"
+    before = {p.name: p.stat().st_mtime_ns for p in db.parent.iterdir() if p.is_file()}
+    code = (f"import modelver; s = modelver.open({str(tmp_path / 's')!r}); "
+            "s.resolve('fraud', 'latest'); s.versions('fraud'); s.close()")
+    subprocess.run([sys.executable, "-c", code], check=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+    after = {p.name: p.stat().st_mtime_ns for p in db.parent.iterdir() if p.is_file()}
+    assert after["registry.db"] == before["registry.db"]
