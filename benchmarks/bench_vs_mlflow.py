@@ -286,9 +286,9 @@ def whole(cases: dict[str, list[str]], repeat: int) -> dict[str, list[float]]:
 
 
 def net(times: list[float], floor: list[float]) -> list[float]:
-    """Times minus the floor's median."""
-    base = statistics.median(floor)
-    return [t - base for t in times]
+    """Each round's time minus the floor measured in the same round (paired, so that a
+    slow spell of the machine cancels out instead of landing on one side)."""
+    return [t - f for t, f in zip(times, floor, strict=True)]
 
 
 def ensure_mlflow(venv: Path) -> Path:
@@ -419,8 +419,10 @@ def main() -> None:
     for key in keys:
         unit = "B" if key.startswith("disk") else "ms"
         mv_value = inproc["modelver"].get(key)
-        if key.startswith("tracked") and mv_value is None:
-            mv_value = inproc["modelver"]["tracked sklearn run (bookkeeping)"]
+        if key.startswith("tracked"):
+            if mv_value is not None and "mlflow" in inproc:
+                continue  # shown beside each of MLflow's two variants instead
+            mv_value = mv_value or inproc["modelver"]["tracked sklearn run (bookkeeping)"]
         rows.append((key, mv_value, inproc.get("mlflow", {}).get(key), unit))
     for where, values in books.items():
         rows.append((f"tracked trivial run's bookkeeping, {where}", values, None, "ms"))

@@ -14,7 +14,7 @@ from ._index import Queries
 from ._log import Draft
 from ._names import check_alias, check_name
 from ._records import AliasEvent, Hold, ModelVersion, utcnow
-from ._serde import unstructure
+from ._serde import record_data
 from ._user import current_user
 from ._versions import is_version, normalize
 
@@ -57,7 +57,7 @@ def move_alias(chain: Chain, name: str, alias: str, target: str | None, *, kind:
                            at=utcnow(), by=current_user(), reason=reason, kind=kind,
                            run_id=_run_context())
         events.append(event)
-        return Draft("alias", {"event": unstructure(event)})
+        return Draft("alias", {"event": record_data(event)})
 
     chain.append(name, build)
     return events[0]
@@ -98,7 +98,7 @@ def hold(chain: Chain, mv: ModelVersion, reason: str, *, release: bool = False) 
     def build(q: Queries) -> Draft:
         if release and (mv.name, mv.version) not in q.held(mv.name):
             raise NotFound(f"{mv.ref} is not held")
-        return Draft("hold", {"hold": unstructure(record)})
+        return Draft("hold", {"hold": record_data(record)})
 
     chain.append(mv.name, build)
     return record

@@ -17,7 +17,7 @@ from ._errors import InvalidName, StoreError, VersionExists
 from ._index import Queries
 from ._log import Draft
 from ._records import ModelVersion, Run, utcnow
-from ._serde import unstructure
+from ._serde import record_data
 from ._user import current_user
 from ._versions import Bump, normalize
 from ._versions import bump as next_version
@@ -59,7 +59,7 @@ def commit(chain: Chain, name: str, run: Run | None, digest: str | None, size: i
         body: dict[str, Any] = {}
         if digest is None:  # a failed run: recorded, nothing registered
             if run is not None:
-                body["run"] = unstructure(attrs.evolve(run, parents=parent_refs))
+                body["run"] = record_data(attrs.evolve(run, parents=parent_refs))
             return Draft("run", body)
         if exact is None and bump == "auto" and run is not None:
             same = _reproduced(q, name, digest, run, parent_refs, tag_map)
@@ -67,7 +67,7 @@ def commit(chain: Chain, name: str, run: Run | None, digest: str | None, size: i
                 result.append(same)
                 rule = (f"identical rerun of {same.ref} (same code, params, data, seed and "
                         "artifact): no new version")
-                body["run"] = unstructure(attrs.evolve(run, version=same.ref, bump_rule=rule,
+                body["run"] = record_data(attrs.evolve(run, version=same.ref, bump_rule=rule,
                                                        parents=parent_refs))
                 return Draft("run", body)
         prev = q.latest(name, prereleases=True)
@@ -85,10 +85,10 @@ def commit(chain: Chain, name: str, run: Run | None, digest: str | None, size: i
             run_id=run.id if run else None, parents=parent_refs, tags=tag_map,
             created_at=utcnow(), created_by=current_user(),
         )
-        body["version"] = unstructure(mv)
+        body["version"] = record_data(mv)
         result.append(mv)
         if run is not None:
-            body["run"] = unstructure(attrs.evolve(run, version=mv.ref, bump_rule=rule,
+            body["run"] = record_data(attrs.evolve(run, version=mv.ref, bump_rule=rule,
                                                    parents=parent_refs))
         return Draft("run" if run is not None else "version", body)
 

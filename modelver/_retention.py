@@ -30,7 +30,7 @@ from ._names import check_name
 from ._records import Tombstone, utcnow
 from ._render import render
 from ._resolve import resolve
-from ._serde import unstructure
+from ._serde import record_data, unstructure
 from ._user import current_user
 
 if TYPE_CHECKING:
@@ -344,5 +344,5 @@ def _tombstone_builder(d: PlannedDeletion, tomb: Tombstone, plan: RetentionPlan,
             applied = f"; already deleted: {', '.join(x.ref for x in done)}" if done else ""
             raise Protected(f"{d.ref} {why} (it changed since the plan was made){applied}")
         return Draft("tombstone", {"version": d.version, "digest": mv.digest,
-                                   "tombstone": unstructure(tomb)})
+                                   "tombstone": record_data(tomb)})
     return build

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from cattrs.preconf.json import JsonConverter
 
-__all__ = ["canonical", "converter", "dumps", "json_digest", "loads", "structure", "unstructure"]
+__all__ = ["canonical", "converter", "dumps", "json_digest", "loads", "record_data", "structure",
+           "unstructure"]
 
 T = TypeVar("T")
 
@@ -54,6 +55,51 @@ def unstructure(record: Any) -> Any:
     if isinstance(record, datetime):  # the common case on hot paths, without cattrs
         return record.astimezone(timezone.utc).isoformat()
     return converter().unstructure(record)
+
+
+# Fields of a record that the store derives, never the record itself (a version's
+# tombstone and the runs that reproduced it): a log entry does not hold them.
+_DERIVED_FIELDS = frozenset({("ModelVersion", "deleted"), ("ModelVersion", "reruns")})
+_EMPTY: tuple[Any, ...] = (None, [], {})
+
+
+def record_data(record: Any) -> Any:
+    """A record as a log entry stores it: :func:`unstructure` less the fields that are
+    at an empty default (None, [], {}; they read back as that default) and the fields
+    the store derives. ``schema_version`` and every non-empty value are kept, so the
+    record reads back equal to ``record``; it is about a third smaller for a version.
+    """
+    data = unstructure(record)
+    _prune(record, data)
+    return data
+
+
+def _prune(record: Any, data: Any) -> None:
+    import attrs
+
+    if not (attrs.has(type(record)) and isinstance(data, dict)):
+        return
+    cls = type(record).__name__
+    for field in attrs.fields(type(record)):
+        value = getattr(record, field.name)
+        default = field.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            default = default.factory() if not default.takes_self else attrs.NOTHING
+        if (cls, field.name) in _DERIVED_FIELDS or (
+                default is not attrs.NOTHING and any(default is e or (
+                    type(default) is type(e) and default == e) for e in _EMPTY)
+                and value == default):
+            data.pop(field.name, None)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                _prune(item, data[field.name].get(key) if isinstance(data.get(field.name),
+                                                                      dict) else None)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                _prune(item, data[field.name][i] if isinstance(data.get(field.name), list)
+                       else None)
+        else:
+            _prune(value, data.get(field.name))
 
 
 def structure(data: Any, cls: type[T]) -> T:

@@ -21,7 +21,7 @@ from ._progress import Progress
 from ._records import ModelVersion, Run
 from ._render import render
 from ._resolve import resolve, split_ref
-from ._serde import unstructure
+from ._serde import record_data
 
 __all__ = ["TransferReport", "transfer"]
 
@@ -112,10 +112,9 @@ def _copy_version(src: Chain, dst: Chain, mv: ModelVersion, counts: list[int]) -
     def build(q: Queries) -> Draft:
         if _existing_in(q, mv):
             raise _AlreadyThere
-        body: dict[str, Any] = {"version": unstructure(attrs.evolve(mv, deleted=None,
-                                                                    reruns=[]))}
+        body: dict[str, Any] = {"version": record_data(mv)}
         if run is not None and not q.has_run(run.id):
-            body["run"] = unstructure(run)
+            body["run"] = record_data(run)
             return Draft("run", body)
         return Draft("version", body)
 

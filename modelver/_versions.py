@@ -55,15 +55,22 @@ def parse_version(text: object) -> Version:
 
 
 def sort_key(version: str | Version) -> str:
-    """A text that sorts like the PEP 440 precedence of ``version``.
+    """A short text that sorts like the PEP 440 precedence of ``version``.
 
-    ``1.2.0a1 < 1.2.0b1 < 1.2.0rc2 < 1.2.0rc10 < 1.2.0 < 1.10.0``: numbers are zero
-    padded to 10 digits, and a release sorts after every pre-release of itself.
+    ``1.2.0a1 < 1.2.0b1 < 1.2.0rc2 < 1.2.0rc10 < 1.2.0 < 1.10.0``: each number is
+    written after one character that gives its count of digits (``"0"`` + count, so
+    ``":"`` for ten), which makes longer numbers sort higher; a release (``"~"``) sorts
+    after every pre-release of itself (``a``, ``b``, ``c`` then the number).
+    ``1.2.0`` is ``"111210~"``.
     """
     v = parse_version(version) if isinstance(version, str) else version
-    major, minor, patch = v.release
-    pre = f"{_PHASES[v.pre[0]]}{v.pre[1]:010d}" if v.pre else "~"
-    return f"{major:010d}.{minor:010d}.{patch:010d}.{pre}"
+    pre = _PHASES[v.pre[0]] + _counted(v.pre[1]) if v.pre else "~"
+    return "".join(_counted(part) for part in v.release) + pre
+
+
+def _counted(number: int) -> str:
+    digits = str(number)
+    return chr(ord("0") + len(digits)) + digits
 
 
 def normalize(text: str) -> str:

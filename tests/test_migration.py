@@ -86,3 +86,31 @@ def test_a_schema_2_store_gains_the_quarantine_and_keeps_everything(tmp_path: Pa
     assert reopened.load("fraud", "prod") == b"v1"
     assert _user_version(reopened) == SCHEMA_USER_VERSION
     assert reopened.verify().ok
+
+
+def test_a_schema_3_store_gets_the_short_sort_keys_and_keeps_its_order(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    store = modelver.open(uri)
+    for version in ("0.9.0", "0.10.0rc1", "0.10.0", "1.0.0"):
+        store.register("fraud", version.encode(), version=version)
+    store.promote("fraud", "0.10.0")
+    store.close()
+    db = tmp_path / "store" / "registry.db"
+    with sqlite3.connect(db) as conn:  # schema 3: zero-padded keys and a second index
+        conn.execute("CREATE INDEX versions_order ON versions (name, pre, sort_key)")
+        conn.execute("DROP TRIGGER versions_no_update")
+        conn.execute("UPDATE versions SET sort_key = 'x' || sort_key")
+        conn.execute("PRAGMA user_version = 3")
+    reopened = modelver.open(uri)
+    assert [v.version for v in reopened.versions("fraud")] == [
+        "0.9.0", "0.10.0rc1", "0.10.0", "1.0.0"]
+    assert reopened.resolve("fraud", "latest").version == "1.0.0"
+    assert reopened.resolve("fraud", "<1").version == "0.10.0"
+    assert _user_version(reopened) == SCHEMA_USER_VERSION
+    with sqlite3.connect(db) as conn:
+        keys = [r[0] for r in conn.execute("SELECT sort_key FROM versions ORDER BY sort_key")]
+        indexes = {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert keys == ["101910~", "1021010c11", "1021010~", "111010~"]
+    assert "versions_order" not in indexes
+    assert reopened.verify().ok

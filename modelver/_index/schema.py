@@ -10,7 +10,8 @@ row came from; a full record is read back from its entry. Versions order by
 The schema is plain DDL, created and upgraded only when ``PRAGMA user_version``
 says it is needed. An upgrade rebuilds the derived tables by replaying ``entries``
 (schema 1 stored each record twice; schema 3 added the ``quarantine`` of entries
-that cannot be applied). (Schema 1 used sqlite-utils'
+that cannot be applied; schema 4 shortened ``sort_key`` and dropped an index that
+duplicated ``versions_sorted``). (Schema 1 used sqlite-utils'
 migrations; its bookkeeping table is left in place and unused.)
 """
 
@@ -23,7 +24,7 @@ from .apply import apply_or_quarantine
 
 __all__ = ["DERIVED_TABLES", "SCHEMA_USER_VERSION", "migrate"]
 
-SCHEMA_USER_VERSION = 3
+SCHEMA_USER_VERSION = 4
 
 # Every table derived from the log, by its key columns (``verify`` compares them).
 DERIVED_TABLES = {
@@ -48,7 +49,6 @@ CREATE TABLE versions (
     size INTEGER NOT NULL, run_id TEXT, parents TEXT NOT NULL, tags TEXT NOT NULL,
     created_at TEXT NOT NULL, created_by TEXT NOT NULL, seq INTEGER NOT NULL,
     PRIMARY KEY (name, version));
-CREATE INDEX versions_order ON versions (name, pre, sort_key);
 CREATE INDEX versions_sorted ON versions (name, sort_key);
 CREATE INDEX versions_digest ON versions (digest);
 CREATE TABLE runs (
