@@ -269,19 +269,27 @@ ML_INPROCESS = textwrap.dedent("""
 # ------------------------------------------------------------------ whole processes
 
 
+# Bytecode is cached as in an installed package: an environment that sets
+# PYTHONDONTWRITEBYTECODE would otherwise compile modelver's sources in every process.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def _wall(argv: Sequence[str], cwd: str | None = None) -> float:
     t = time.perf_counter()
-    subprocess.run(list(argv), check=True, cwd=cwd, stdout=subprocess.DEVNULL,
+    subprocess.run(list(argv), check=True, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     return time.perf_counter() - t
 
 
 def whole(cases: dict[str, list[str]], repeat: int) -> dict[str, list[float]]:
-    """Wall times of each command, interleaved round by round so load drifts hit all."""
+    """Wall times of each command, interleaved round by round so load drifts hit all,
+    after one round that is not counted (it writes the bytecode caches)."""
     times: dict[str, list[float]] = {key: [] for key in cases}
-    for _ in range(repeat):
+    for round_ in range(repeat + 1):
         for key, argv in cases.items():
-            times[key].append(_wall(argv))
+            elapsed = _wall(argv)
+            if round_:
+                times[key].append(elapsed)
     return times
 
 
@@ -344,7 +352,7 @@ def main() -> None:
         root = Path(tmp)
         (root / "ml").mkdir()
         blob = subprocess.run([mv_py, script(root, "mv_setup.py", MV_SETUP), tmp], check=True,
-                              capture_output=True, text=True).stdout.strip()
+                              capture_output=True, text=True, env=ENV).stdout.strip()
         store = f"{tmp}/mv"
         cases = {
             "mv pass": [mv_py, "-c", "pass"],
@@ -377,11 +385,11 @@ def main() -> None:
         t = whole(cases, args.repeat)
         inproc = {"modelver": json.loads(subprocess.run(
             [mv_py, script(root, "mv_in.py", MV_INPROCESS), tmp, str(args.repeat)],
-            check=True, capture_output=True, text=True).stdout)}
+            check=True, capture_output=True, text=True, env=ENV).stdout)}
         if ml_py:
             inproc["mlflow"] = json.loads(subprocess.run(
                 [ml_py, script(root, "ml_in.py", ML_INPROCESS), str(root / "ml"),
-                 str(args.repeat)], check=True, capture_output=True, text=True).stdout)
+                 str(args.repeat)], check=True, capture_output=True, text=True, env=ENV).stdout)
         books = {}
         for where in ("outside git", "inside git"):
             folder = root / where.replace(" ", "_")
@@ -395,7 +403,7 @@ def main() -> None:
                                 "user.email=b@b", "commit", "-qm", "train"], check=True)
             books[where] = json.loads(subprocess.run(
                 [mv_py, path, str(folder / "store"), str(max(args.repeat, 20))], check=True,
-                capture_output=True, text=True, cwd=folder).stdout)
+                capture_output=True, text=True, cwd=folder, env=ENV).stdout)
 
     rows: list[tuple[str, list[float] | float | None, list[float] | float | None, str]] = [
         ("python -c pass (absolute)", t["mv pass"], t.get("ml pass"), "ms"),
