@@ -13,7 +13,7 @@ workloads, side by side:
 
 * import: ``import modelver`` / ``import mlflow``;
 * cold resolve: a new process opens the store and resolves ``fraud@prod``
-  (``MlflowClient.get_model_version_by_alias``), on a model with 2,000 versions;
+  (``MlflowClient.get_model_version_by_alias``), on a model with ``--versions`` versions (2,000);
 * cold load: a new process loads ``fraud@prod``, a small scikit-learn model, against
   the floor of a process that imports scikit-learn and unpickles the same bytes;
 * CLI: ``modelver ls`` and ``modelver show fraud@prod`` (modelver only);
@@ -54,7 +54,7 @@ MV_SETUP = textwrap.dedent("""
     store = modelver.open(root + "/mv")
     mv = store.register("fraud", LogisticRegression().fit(X, y))
     store.promote("fraud", mv.version, "prod")
-    for i in range(1999):
+    for i in range(int(sys.argv[2]) - 1):
         store.register("fraud", b"tiny %d" % i)
     for i in range(100):
         store.register("m100", b"tiny %d" % i)
@@ -66,7 +66,7 @@ MV_INPROCESS = textwrap.dedent("""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     import modelver
-    root, n = sys.argv[1], int(sys.argv[2])
+    root, n, big = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     out = {}
 
     def timed(key, fn, repeat=n):
@@ -88,7 +88,7 @@ MV_INPROCESS = textwrap.dedent("""
     store = modelver.open(root + "/mv")
     timed("warm load by alias", lambda: store.load("fraud", "prod"))
     for versions in ("m100", "fraud"):
-        label = "100" if versions == "m100" else "2,000"
+        label = "100" if versions == "m100" else f"{big:,}"
         timed(f"resolve alias ({label} versions)", lambda: store.resolve(versions, "latest"))
         latest = store.resolve(versions, "latest").version
         older = store.versions(versions)[-2].version
@@ -104,8 +104,8 @@ MV_INPROCESS = textwrap.dedent("""
     disk.register("tiny", b"first")
     before = used(root + "/disk/registry.db")
     count = iter(range(10**9))
-    timed("create version", lambda: disk.register("tiny", b"v%d" % next(count)), repeat=2000)
-    out["disk per version"] = (used(root + "/disk/registry.db") - before) / 2000
+    timed("create version", lambda: disk.register("tiny", b"v%d" % next(count)), repeat=big)
+    out["disk per version"] = (used(root + "/disk/registry.db") - before) / big
 
     X = np.random.default_rng(0).normal(size=(1000, 20)); y = (X[:, 0] > 0).astype(int)
     modelver.configure(root + "/runs")
@@ -170,7 +170,7 @@ ML_SETUP = textwrap.dedent("""
     client = MlflowClient()
     client.set_registered_model_alias("fraud", "prod", "1")
     source = client.get_model_version("fraud", "1").source
-    for i in range(1999):
+    for i in range(int(sys.argv[2]) - 1):
         client.create_model_version("fraud", source)
     client.create_registered_model("m100")
     for i in range(100):
@@ -186,7 +186,7 @@ ML_INPROCESS = textwrap.dedent("""
     from sklearn.linear_model import LogisticRegression
     import mlflow, mlflow.sklearn
     from mlflow import MlflowClient
-    root, n = sys.argv[1], int(sys.argv[2])
+    root, n, big = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     out = {}
 
     def timed(key, fn, repeat=n):
@@ -213,7 +213,7 @@ ML_INPROCESS = textwrap.dedent("""
     client = MlflowClient(uri)
     timed("warm load by alias", lambda: mlflow.sklearn.load_model("models:/fraud@prod"))
     for name in ("m100", "fraud"):
-        label = "100" if name == "m100" else "2,000"
+        label = "100" if name == "m100" else f"{big:,}"
         client.set_registered_model_alias(name, "staging", "1")
         timed(f"resolve alias ({label} versions)",
               lambda: client.get_model_version_by_alias(name, "staging"))
@@ -235,8 +235,8 @@ ML_INPROCESS = textwrap.dedent("""
     source = client.get_model_version("fraud", "1").source
     disk.create_model_version("tiny", source)
     before = used(db)
-    timed("create version", lambda: disk.create_model_version("tiny", source), repeat=2000)
-    out["disk per version"] = (used(db) - before) / 2000
+    timed("create version", lambda: disk.create_model_version("tiny", source), repeat=big)
+    out["disk per version"] = (used(db) - before) / big
 
     X = np.random.default_rng(0).normal(size=(1000, 20)); y = (X[:, 0] > 0).astype(int)
     runs_db = f"{root}/runs.db"
@@ -344,6 +344,8 @@ def main() -> None:
                         default=Path(tempfile.gettempdir()) / "modelver-bench-mlflow")
     parser.add_argument("--no-mlflow", action="store_true", help="measure modelver only")
     parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--versions", type=int, default=2000,
+                        help="versions of the big model (and tiny versions for disk figures)")
     args = parser.parse_args()
     mv_py = sys.executable
     ml_py = None if args.no_mlflow else str(ensure_mlflow(args.mlflow_venv))
@@ -351,8 +353,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "ml").mkdir()
-        blob = subprocess.run([mv_py, script(root, "mv_setup.py", MV_SETUP), tmp], check=True,
-                              capture_output=True, text=True, env=ENV).stdout.strip()
+        blob = subprocess.run([mv_py, script(root, "mv_setup.py", MV_SETUP), tmp,
+                               str(args.versions)], check=True, capture_output=True,
+                              text=True, env=ENV).stdout.strip()
         store = f"{tmp}/mv"
         cases = {
             "mv pass": [mv_py, "-c", "pass"],
@@ -369,8 +372,8 @@ def main() -> None:
         }
         if ml_py:
             mlroot = str(root / "ml")
-            subprocess.run([ml_py, script(root, "ml_setup.py", ML_SETUP), mlroot], check=True,
-                           capture_output=True, text=True)
+            subprocess.run([ml_py, script(root, "ml_setup.py", ML_SETUP), mlroot,
+                            str(args.versions)], check=True, capture_output=True, text=True)
             uri = f"sqlite:///{mlroot}/mlflow.db"
             cases.update({
                 "ml pass": [ml_py, "-c", "pass"],
@@ -384,12 +387,14 @@ def main() -> None:
             })
         t = whole(cases, args.repeat)
         inproc = {"modelver": json.loads(subprocess.run(
-            [mv_py, script(root, "mv_in.py", MV_INPROCESS), tmp, str(args.repeat)],
+            [mv_py, script(root, "mv_in.py", MV_INPROCESS), tmp, str(args.repeat),
+             str(args.versions)],
             check=True, capture_output=True, text=True, env=ENV).stdout)}
         if ml_py:
             inproc["mlflow"] = json.loads(subprocess.run(
                 [ml_py, script(root, "ml_in.py", ML_INPROCESS), str(root / "ml"),
-                 str(args.repeat)], check=True, capture_output=True, text=True, env=ENV).stdout)
+                 str(args.repeat), str(args.versions)], check=True, capture_output=True,
+                text=True, env=ENV).stdout)
         books = {}
         for where in ("outside git", "inside git"):
             folder = root / where.replace(" ", "_")
@@ -417,7 +422,8 @@ def main() -> None:
         ("pickle floor: import sklearn + unpickle, net", net(t["mv floor"], t["mv pass"]),
          None, "ms"),
         ("`modelver ls`, whole process (absolute)", t["mv ls"], None, "ms"),
-        ("`modelver ls fraud` (2,000 versions), whole process", t["mv ls fraud"], None, "ms"),
+        (f"`modelver ls fraud` ({args.versions:,} versions), whole process", t["mv ls fraud"],
+         None, "ms"),
         ("`modelver show fraud@prod`, whole process", t["mv show"], None, "ms"),
     ]
     keys = list(inproc["modelver"])
