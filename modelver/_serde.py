@@ -74,32 +74,49 @@ def record_data(record: Any) -> Any:
     return data
 
 
+_PLANS: dict[type, list[tuple[str, bool, Any]]] = {}
+
+
+def _plan(cls: type) -> list[tuple[str, bool, Any]]:
+    """Each field of a record class: its name, whether it is always left out, and the
+    empty default that leaves it out (``_NOT_EMPTY`` when there is none)."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        import attrs
+
+        plan = []
+        for field in attrs.fields(cls):
+            default = field.default
+            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                default = default.factory() if not default.takes_self else _NOT_EMPTY
+            empty = any(default is e or (type(default) is type(e) and default == e)
+                        for e in _EMPTY)
+            plan.append((field.name, (cls.__name__, field.name) in _DERIVED_FIELDS,
+                         default if empty else _NOT_EMPTY))
+        _PLANS[cls] = plan
+    return plan
+
+
+_NOT_EMPTY = object()
+
+
 def _prune(record: Any, data: Any) -> None:
     import attrs
 
     if not (attrs.has(type(record)) and isinstance(data, dict)):
         return
-    cls = type(record).__name__
-    for field in attrs.fields(type(record)):
-        value = getattr(record, field.name)
-        default = field.default
-        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = default.factory() if not default.takes_self else attrs.NOTHING
-        if (cls, field.name) in _DERIVED_FIELDS or (
-                default is not attrs.NOTHING and any(default is e or (
-                    type(default) is type(e) and default == e) for e in _EMPTY)
-                and value == default):
-            data.pop(field.name, None)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                _prune(item, data[field.name].get(key) if isinstance(data.get(field.name),
-                                                                      dict) else None)
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                _prune(item, data[field.name][i] if isinstance(data.get(field.name), list)
-                       else None)
-        else:
-            _prune(value, data.get(field.name))
+    for name, derived, empty in _plan(type(record)):
+        value = getattr(record, name)
+        if derived or (empty is not _NOT_EMPTY and value == empty):
+            data.pop(name, None)
+        elif isinstance(value, dict) and value and attrs.has(type(next(iter(value.values())))):
+            for key, item in value.items():  # a map of records (a run's data)
+                _prune(item, data[name][key])
+        elif isinstance(value, list) and value and attrs.has(type(value[0])):
+            for item, item_data in zip(value, data[name], strict=True):
+                _prune(item, item_data)  # a list of records (a machine's GPUs)
+        elif attrs.has(type(value)):
+            _prune(value, data.get(name))
 
 
 def structure(data: Any, cls: type[T]) -> T:

@@ -1,4 +1,5 @@
-"""Cold start: what a fresh process imports for ``import modelver`` and for a read.
+"""Cold start and footprint: what a fresh process imports for ``import modelver`` and
+for a read, and what a log entry stores of a record.
 
 Each check runs in a new interpreter: the test process has imported everything already.
 Timings are left to ``benchmarks/bench_vs_mlflow.py``; these tests pin the module sets
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 import modelver
+from modelver._serde import record_data, structure
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,3 +90,25 @@ def test_opening_an_up_to_date_store_writes_nothing(tmp_path: Path) -> None:
                    env={**os.environ, "PYTHONPATH": str(ROOT)})
     after = {p.name: p.stat().st_mtime_ns for p in db.parent.iterdir() if p.is_file()}
     assert after["registry.db"] == before["registry.db"]
+
+
+def test_an_entry_stores_no_empty_default_and_no_derived_field() -> None:
+    mv = modelver.ModelVersion(name="fraud", version="0.1.0", digest="sha256:" + "a" * 64,
+                               format="bytes", size=3, reruns=["r1"])
+    data = record_data(mv)
+    assert not {"deleted", "reruns", "parents", "tags", "run_id"} & set(data)
+    assert data["schema_version"] == 1 and data["created_by"] == ""
+    assert structure(data, modelver.ModelVersion) == mv
+
+
+def test_nested_records_are_pruned_and_user_values_are_kept() -> None:
+    run = modelver.Run(
+        id="r1", name="fraud", params={"dropout": None, "layers": [], "extra": {}},
+        data={"train": modelver.DataFingerprint(digest="sha256:" + "b" * 64, kind="file")},
+        hardware=modelver.Hardware(cpu="x", gpus=[modelver.GpuInfo(uuid="GPU-1", name="A")]))
+    data = record_data(run)
+    assert data["params"] == {"dropout": None, "layers": [], "extra": {}}  # the user's values
+    assert "error" not in data and "ended_at" not in data and "code" not in data
+    assert "size" not in data["data"]["train"] and "schema" not in data["data"]["train"]
+    assert "index" not in data["hardware"]["gpus"][0]
+    assert structure(data, modelver.Run) == run
