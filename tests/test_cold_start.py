@@ -112,3 +112,17 @@ def test_nested_records_are_pruned_and_user_values_are_kept() -> None:
     assert "size" not in data["data"]["train"] and "schema" not in data["data"]["train"]
     assert "index" not in data["hardware"]["gpus"][0]
     assert structure(data, modelver.Run) == run
+
+
+def test_a_store_is_opened_read_only_until_its_first_write(tmp_path: Path) -> None:
+    modelver.open(str(tmp_path / "s")).register("fraud", b"one")
+    reader = modelver.open(str(tmp_path / "s"))
+    assert reader.resolve("fraud", "latest").version == "0.1.0"
+    index = reader.chain.index
+    assert index.reading and not index.readonly
+    writer = modelver.open(str(tmp_path / "s"))
+    writer.register("fraud", b"two")
+    assert reader.resolve("fraud", "latest").version == "0.1.1"  # sees the other's write
+    reader.register("fraud", b"three")
+    assert not index.reading
+    assert [v.version for v in writer.versions("fraud")] == ["0.1.0", "0.1.1", "0.1.2"]

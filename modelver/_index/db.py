@@ -32,6 +32,9 @@ class Index:
 
     readonly: bool
     """True when this process cannot write the database (it is opened read-only)."""
+    reading: bool
+    """True while a writable database is open read-only, as it is until the first write
+    (a serving process that only resolves and loads never opens it for writing)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -52,22 +55,52 @@ class Index:
                                  "modelver and must be upgraded, which this read-only copy "
                                  "cannot be: open it once where it is writable")
             if version < SCHEMA_USER_VERSION:
+                self._for_writing()
                 self._create()
-            elif not self.readonly and self.conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE name = 'runs_version'").fetchone() is None:
-                # Added within schema 3 (stores from before read reruns without it); an
-                # up-to-date store is opened without writing anything.
-                self.conn.execute("CREATE INDEX runs_version ON runs (version)")
             if not self.readonly and self.conn.execute(
                     "PRAGMA journal_mode").fetchone()[0] != "wal":
+                self._for_writing()
                 with contextlib.suppress(sqlite3.OperationalError):
                     self.conn.execute("PRAGMA journal_mode = WAL")
 
     def _connect(self) -> sqlite3.Connection:
         path = self.path
-        self.readonly = path != ":memory:" and os.path.exists(path) and not _writable(path)
+        exists = path != ":memory:" and os.path.exists(path)
+        self.readonly = exists and not _writable(path)
+        self.reading = False
         if self.readonly:
             return self._connect_readonly()
+        if exists:
+            with contextlib.suppress(sqlite3.Error):
+                conn = self._open_uri("mode=ro")
+                self.reading = True
+                return conn
+        return self._connect_writable()
+
+    def _for_writing(self) -> None:
+        """Reopen a database that is open read-only for reading, for writing."""
+        if self.reading:
+            with self._lock:
+                if self.reading:
+                    self.conn.close()
+                    self.conn = self._connect_writable()
+                    self.reading = False
+
+    def _open_uri(self, mode: str) -> sqlite3.Connection:
+        from urllib.parse import quote
+
+        conn = sqlite3.connect(f"file:{quote(os.path.abspath(self.path))}?{mode}", uri=True,
+                               isolation_level=None, check_same_thread=False,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
+
+    def _connect_writable(self) -> sqlite3.Connection:
+        path = self.path
         try:
             if path != ":memory:":
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -85,20 +118,12 @@ class Index:
         """A database this process may not write (a read-only volume, another user's
         file): opened read-only, or, where SQLite cannot share a write-ahead log
         read-only, as immutable (nothing can change it while it is mounted so)."""
-        from urllib.parse import quote
-
-        base = "file:" + quote(os.path.abspath(self.path))
         last: Exception | None = None
         for mode in ("mode=ro", "mode=ro&immutable=1"):
             try:
-                conn = sqlite3.connect(f"{base}?{mode}", uri=True, isolation_level=None,
-                                       check_same_thread=False,
-                                       timeout=BUSY_TIMEOUT_MS / 1000)
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return self._open_uri(mode)
             except sqlite3.Error as exc:
                 last = exc
-                continue
-            return conn
         raise StoreError(f"cannot open the read-only registry database {self.path!r}: {last}"
                          ) from None
 
@@ -171,6 +196,7 @@ class Index:
         a backend can append within the store's transaction.
         """
         self._after_fork()
+        self._for_writing()
         with self._lock:
             if self.conn.in_transaction:
                 self.conn.execute("SAVEPOINT nested")
