@@ -281,13 +281,14 @@ def _wall(argv: Sequence[str], cwd: str | None = None) -> float:
     return time.perf_counter() - t
 
 
-def whole(cases: dict[str, list[str]], repeat: int) -> dict[str, list[float]]:
+def whole(cases: dict[str, list[str]], repeat: int, cwd: str) -> dict[str, list[float]]:
     """Wall times of each command, interleaved round by round so load drifts hit all,
-    after one round that is not counted (it writes the bytecode caches)."""
+    after one round that is not counted (it writes the bytecode caches). ``cwd`` is
+    a scratch folder: ``python -c`` imports from its working directory first."""
     times: dict[str, list[float]] = {key: [] for key in cases}
     for round_ in range(repeat + 1):
         for key, argv in cases.items():
-            elapsed = _wall(argv)
+            elapsed = _wall(argv, cwd)
             if round_:
                 times[key].append(elapsed)
     return times
@@ -385,7 +386,7 @@ def main() -> None:
                             f"mlflow.set_tracking_uri({uri!r}); "
                             "mlflow.sklearn.load_model('models:/fraud@prod')"],
             })
-        t = whole(cases, args.repeat)
+        t = whole(cases, args.repeat, tmp)
         inproc = {"modelver": json.loads(subprocess.run(
             [mv_py, script(root, "mv_in.py", MV_INPROCESS), tmp, str(args.repeat),
              str(args.versions)],
