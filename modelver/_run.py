@@ -231,19 +231,19 @@ class ActiveRun:
         from ._capture.seeds import apply_seed
 
         self._token = _CURRENT.set(self)
-        self._warm = _start_warm_up()
-        self.seeds = apply_seed(self._seed_arg)
-        if self._snapshot is not None and self._snapshot.reach is not None:
-            self._reached = self.guard("the user code it reaches", self._snapshot.reach, None)
-        self._monitor = ResourceMonitor()
-        self.guard("resource use", self._monitor.start, None)
-        if self._snapshot is not None:
+        if self._snapshot is not None:  # first: `git status` overlaps all that follows
             from ._capture.git import GitProbe
 
             source = self._snapshot.info.source_file
             # Notebook cells have no file: the working directory's repository is theirs.
             where = os.path.dirname(source) if source else os.getcwd()
             self._git = self.guard("git state", lambda: GitProbe(where), None)
+        self._warm = _start_warm_up()
+        self.seeds = apply_seed(self._seed_arg)
+        if self._snapshot is not None and self._snapshot.reach is not None:
+            self._reached = self.guard("the user code it reaches", self._snapshot.reach, None)
+        self._monitor = ResourceMonitor()
+        self.guard("resource use", self._monitor.start, None)
 
     def _code(self) -> CodeInfo | None:
         if self._snapshot is None:
