@@ -45,7 +45,7 @@ MLFLOW_PIN = "mlflow==3.17.*"
 # --------------------------------------------------------------- modelver's workers
 
 MV_SETUP = textwrap.dedent("""
-    import pickle, sys
+    import sys
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     import modelver
@@ -61,11 +61,10 @@ MV_SETUP = textwrap.dedent("""
     print(store.backend.blob_path(mv.digest))
 """)
 
-MV_INPROCESS = textwrap.dedent("""
-    import json, statistics, sys, tempfile, time
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-    import modelver
+# The start of both in-process workers: their arguments (folder, repeats, big model's
+# versions), a timing loop into ``out``, and the SQLite bytes a database has in use.
+_INPROCESS = textwrap.dedent("""
+    import json, sqlite3, sys, tempfile, time
     root, n, big = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     out = {}
 
@@ -76,13 +75,18 @@ MV_INPROCESS = textwrap.dedent("""
         out[key] = ts
 
     def used(path):
-        import sqlite3
         c = sqlite3.connect(path)
         pages = c.execute("PRAGMA page_count").fetchone()[0]
         free = c.execute("PRAGMA freelist_count").fetchone()[0]
         size = c.execute("PRAGMA page_size").fetchone()[0]
         c.close()
         return (pages - free) * size
+""")
+
+MV_INPROCESS = _INPROCESS + textwrap.dedent("""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    import modelver
 
     timed("new store", lambda: modelver.open(tempfile.mkdtemp(dir=root) + "/s").init())
     store = modelver.open(root + "/mv")
@@ -153,7 +157,7 @@ MV_BOOKKEEPING = textwrap.dedent("""
 # ---------------------------------------------------------------- MLflow's workers
 
 ML_SETUP = textwrap.dedent("""
-    import os, sys, warnings
+    import sys, warnings
     warnings.filterwarnings("ignore")
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -178,31 +182,14 @@ ML_SETUP = textwrap.dedent("""
     print(info.model_uri)
 """)
 
-ML_INPROCESS = textwrap.dedent("""
-    import json, os, sys, tempfile, time, warnings
+ML_INPROCESS = _INPROCESS + textwrap.dedent("""
+    import logging, warnings
     warnings.filterwarnings("ignore")
-    import logging; logging.disable(logging.WARNING)
+    logging.disable(logging.WARNING)
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     import mlflow, mlflow.sklearn
     from mlflow import MlflowClient
-    root, n, big = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    out = {}
-
-    def timed(key, fn, repeat=n):
-        ts = []
-        for _ in range(repeat):
-            t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
-        out[key] = ts
-
-    def used(path):
-        import sqlite3
-        c = sqlite3.connect(path)
-        pages = c.execute("PRAGMA page_count").fetchone()[0]
-        free = c.execute("PRAGMA freelist_count").fetchone()[0]
-        size = c.execute("PRAGMA page_size").fetchone()[0]
-        c.close()
-        return (pages - free) * size
 
     def new_store():
         d = tempfile.mkdtemp(dir=root)
@@ -311,11 +298,17 @@ def ensure_mlflow(venv: Path) -> Path:
     return python
 
 
-def script(root: Path, name: str, text: str) -> str:
-    """Write a worker script into the benchmark folder and return its path."""
-    path = root / name
+def worker(python: str, folder: Path, name: str, text: str, *args: object) -> str:
+    """Write a worker script into ``folder``, run it there and return its output.
+
+    The scratch folder is its working directory: MLflow writes its default artifact
+    folder (``./mlruns``) there, and the training script of the git rows is a file in
+    its own repository, as a user's would be.
+    """
+    path = folder / name
     path.write_text(text)
-    return str(path)
+    return subprocess.run([python, str(path), *map(str, args)], check=True,
+                          capture_output=True, text=True, cwd=folder, env=ENV).stdout
 
 
 def fmt(values: list[float] | float | None, unit: str = "ms") -> str:
@@ -354,9 +347,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "ml").mkdir()
-        blob = subprocess.run([mv_py, script(root, "mv_setup.py", MV_SETUP), tmp,
-                               str(args.versions)], check=True, capture_output=True,
-                              text=True, env=ENV).stdout.strip()
+        blob = worker(mv_py, root, "mv_setup.py", MV_SETUP, tmp, args.versions).strip()
         store = f"{tmp}/mv"
         cases = {
             "mv pass": [mv_py, "-c", "pass"],
@@ -373,8 +364,7 @@ def main() -> None:
         }
         if ml_py:
             mlroot = str(root / "ml")
-            subprocess.run([ml_py, script(root, "ml_setup.py", ML_SETUP), mlroot,
-                            str(args.versions)], check=True, capture_output=True, text=True)
+            worker(ml_py, root / "ml", "ml_setup.py", ML_SETUP, mlroot, args.versions)
             uri = f"sqlite:///{mlroot}/mlflow.db"
             cases.update({
                 "ml pass": [ml_py, "-c", "pass"],
@@ -387,29 +377,22 @@ def main() -> None:
                             "mlflow.sklearn.load_model('models:/fraud@prod')"],
             })
         t = whole(cases, args.repeat, tmp)
-        inproc = {"modelver": json.loads(subprocess.run(
-            [mv_py, script(root, "mv_in.py", MV_INPROCESS), tmp, str(args.repeat),
-             str(args.versions)],
-            check=True, capture_output=True, text=True, env=ENV).stdout)}
-        if ml_py:
-            inproc["mlflow"] = json.loads(subprocess.run(
-                [ml_py, script(root, "ml_in.py", ML_INPROCESS), str(root / "ml"),
-                 str(args.repeat), str(args.versions)], check=True, capture_output=True,
-                text=True, env=ENV).stdout)
+        mv_in = json.loads(worker(mv_py, root, "mv_in.py", MV_INPROCESS, tmp, args.repeat,
+                                  args.versions))
+        ml_in = json.loads(worker(ml_py, root / "ml", "ml_in.py", ML_INPROCESS, root / "ml",
+                                  args.repeat, args.versions)) if ml_py else {}
         books = {}
         for where in ("outside git", "inside git"):
             folder = root / where.replace(" ", "_")
             folder.mkdir()
             if where == "inside git":
                 subprocess.run(["git", "init", "-q", str(folder)], check=True)
-            path = script(folder, "train.py", MV_BOOKKEEPING)
-            if where == "inside git":
+                (folder / "train.py").write_text(MV_BOOKKEEPING)
                 subprocess.run(["git", "-C", str(folder), "add", "train.py"], check=True)
                 subprocess.run(["git", "-C", str(folder), "-c", "user.name=b", "-c",
                                 "user.email=b@b", "commit", "-qm", "train"], check=True)
-            books[where] = json.loads(subprocess.run(
-                [mv_py, path, str(folder / "store"), str(max(args.repeat, 20))], check=True,
-                capture_output=True, text=True, cwd=folder, env=ENV).stdout)
+            books[where] = json.loads(worker(mv_py, folder, "train.py", MV_BOOKKEEPING,
+                                             folder / "store", max(args.repeat, 20)))
 
     rows: list[tuple[str, list[float] | float | None, list[float] | float | None, str]] = [
         ("python -c pass (absolute)", t["mv pass"], t.get("ml pass"), "ms"),
@@ -430,18 +413,13 @@ def main() -> None:
          None, "ms"),
         ("`modelver show fraud@prod`, whole process", t["mv show"], None, "ms"),
     ]
-    keys = list(inproc["modelver"])
-    for key in inproc.get("mlflow", {}):
-        if key not in keys:
-            keys.append(key)
-    for key in keys:
-        unit = "B" if key.startswith("disk") else "ms"
-        mv_value = inproc["modelver"].get(key)
-        if key.startswith("tracked"):
-            if mv_value is not None and "mlflow" in inproc:
-                continue  # shown beside each of MLflow's two variants instead
-            mv_value = mv_value or inproc["modelver"]["tracked sklearn run (bookkeeping)"]
-        rows.append((key, mv_value, inproc.get("mlflow", {}).get(key), unit))
+    run = mv_in.pop("tracked sklearn run (bookkeeping)")
+    for key, value in mv_in.items():
+        rows.append((key, value, ml_in.get(key), "B" if key.startswith("disk") else "ms"))
+    # modelver's one tracked run beside each of MLflow's two variants
+    for key in [k for k in ml_in if k.startswith("tracked")] or ["tracked sklearn run "
+                                                                  "(bookkeeping)"]:
+        rows.append((key, run, ml_in.get(key), "ms"))
     for where, values in books.items():
         rows.append((f"tracked trivial run's bookkeeping, {where}", values, None, "ms"))
     print(f"{'measure':66} {'modelver':>22} {'MLflow ' + MLFLOW_PIN[8:]:>24} {'ratio':>7}")
