@@ -12,6 +12,8 @@ import threading
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import attrs
+
 if TYPE_CHECKING:
     from cattrs.preconf.json import JsonConverter
 
@@ -60,7 +62,7 @@ def unstructure(record: Any) -> Any:
 # Fields of a record that the store derives, never the record itself (a version's
 # tombstone and the runs that reproduced it): a log entry does not hold them.
 _DERIVED_FIELDS = frozenset({("ModelVersion", "deleted"), ("ModelVersion", "reruns")})
-_EMPTY: tuple[Any, ...] = (None, [], {})
+_KEEP = object()  # a field's plan when only a non-empty default would leave it out
 
 
 def record_data(record: Any) -> Any:
@@ -74,40 +76,35 @@ def record_data(record: Any) -> Any:
     return data
 
 
-_PLANS: dict[type, list[tuple[str, bool, Any]]] = {}
+_PLANS: dict[type, list[tuple[str, Any]]] = {}
 
 
-def _plan(cls: type) -> list[tuple[str, bool, Any]]:
-    """Each field of a record class: its name, whether it is always left out, and the
-    empty default that leaves it out (``_NOT_EMPTY`` when there is none)."""
+def _plan(cls: type) -> list[tuple[str, Any]]:
+    """Each field of a record class and the value that leaves it out of an entry: its
+    empty default (None, [] or {}), ``_KEEP`` when it has none, or ``attrs.NOTHING``
+    when the store derives it (it is always left out)."""
     plan = _PLANS.get(cls)
     if plan is None:
-        import attrs
-
         plan = []
         for field in attrs.fields(cls):
             default = field.default
             if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-                default = default.factory() if not default.takes_self else _NOT_EMPTY
-            empty = any(default is e or (type(default) is type(e) and default == e)
-                        for e in _EMPTY)
-            plan.append((field.name, (cls.__name__, field.name) in _DERIVED_FIELDS,
-                         default if empty else _NOT_EMPTY))
+                default = _KEEP if default.takes_self else default.factory()
+            if (cls.__name__, field.name) in _DERIVED_FIELDS:
+                default = attrs.NOTHING
+            elif not (default is None or (type(default) in (list, dict) and not default)):
+                default = _KEEP
+            plan.append((field.name, default))
         _PLANS[cls] = plan
     return plan
 
 
-_NOT_EMPTY = object()
-
-
 def _prune(record: Any, data: Any) -> None:
-    import attrs
-
     if not (attrs.has(type(record)) and isinstance(data, dict)):
         return
-    for name, derived, empty in _plan(type(record)):
+    for name, empty in _plan(type(record)):
         value = getattr(record, name)
-        if derived or (empty is not _NOT_EMPTY and value == empty):
+        if empty is attrs.NOTHING or (empty is not _KEEP and value == empty):
             data.pop(name, None)
         elif isinstance(value, dict) and value and attrs.has(type(next(iter(value.values())))):
             for key, item in value.items():  # a map of records (a run's data)
