@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import (
     CaptureError,
     Conflict,
+    EnvironmentWarning,
     IntegrityError,
     InvalidName,
     ModelverError,
@@ -27,6 +28,7 @@ from ._errors import (
 )
 
 if TYPE_CHECKING:
+    from . import formats
     from ._api import (
         alias_history,
         diff,
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from ._locking import LockEntry, LockFile, LockMove, pin
     from ._records import (
         AliasEvent,
+        Artifact,
         CodeInfo,
         DataFingerprint,
         Environment,
@@ -79,6 +82,7 @@ if TYPE_CHECKING:
     from ._training import training, versioned_training
     from ._transfer import TransferReport
     from ._verify import Problem, VerifyReport
+    from .formats._torch import model_init
 
 # Every public name but the exceptions is imported on first use (PEP 562), so that
 # ``import modelver`` costs almost nothing: a serving process pays for the read path
@@ -148,6 +152,8 @@ _LAZY = {
     "TransferReport": "_transfer",
     "Problem": "_verify",
     "VerifyReport": "_verify",
+    "model_init": "formats._torch",
+    "Artifact": "_records",
 }
 # Public names that differ from the name in their module.
 _RENAMED = {"open": "open_store"}
@@ -156,6 +162,7 @@ __all__ = [
     "ActiveRun",
     "AliasEvent",
     "AliasHistory",
+    "Artifact",
     "CaptureError",
     "CaptureWarning",
     "CodeInfo",
@@ -163,6 +170,7 @@ __all__ = [
     "DataFingerprint",
     "Diff",
     "Environment",
+    "EnvironmentWarning",
     "GcReport",
     "GpuInfo",
     "Hardware",
@@ -204,6 +212,7 @@ __all__ = [
     "current_run",
     "diff",
     "fingerprint",
+    "formats",
     "get_run",
     "hold",
     "lineage",
@@ -212,6 +221,7 @@ __all__ = [
     "log_data",
     "log_metrics",
     "log_params",
+    "model_init",
     "open",
     "pin",
     "promote",
@@ -240,6 +250,10 @@ def __getattr__(name: str) -> Any:
                         _RENAMED.get(name, name))
         globals()[name] = value
         return value
+    if name == "formats":
+        import importlib
+
+        return importlib.import_module(".formats", __name__)
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

@@ -33,9 +33,11 @@ def register(name: str, obj: Any, *, version: str | None = None, bump: str = "au
                                     tags=tags)
 
 
-def load(name: str, ref: str = "latest", *, safe: bool | None = None) -> Any:
+def load(name: str, ref: str = "latest", *, safe: bool | None = None, device: Any = None,
+         artifact: str | None = None, into: Any = None, **options: Any) -> Any:
     """Load a verified model version from the default store (see :meth:`Store.load`)."""
-    return default_store().load(name, ref, safe=safe)
+    return default_store().load(name, ref, safe=safe, device=device, artifact=artifact,
+                                into=into, **options)
 
 
 def resolve(name: str, ref: str = "latest", *, at: datetime | None = None) -> ModelVersion:

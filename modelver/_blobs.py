@@ -62,6 +62,16 @@ def _open_source(path: str) -> BinaryIO:
         raise StoreError(f"cannot read {path!r}: {exc}") from None
 
 
+def _orphaned(folder: str) -> bool:
+    """Whether a materialized folder holds a file no blob links to any more."""
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                if os.lstat(os.path.join(root, name)).st_nlink < 2:
+                    return True
+    return False
+
+
 def _size(path: str) -> int:
     try:
         return os.stat(path).st_size
@@ -222,6 +232,28 @@ class BlobDir:
         """The actual sha256 of a stored blob's bytes."""
         with self.open(digest) as f:
             return hash_stream(f)[0]
+
+    def drop_materialized(self, digests: Iterator[str] | list[str] | None = None) -> int:
+        """Remove materialized copies of artifacts (``<root>/materialized/<hex>``): those
+        of ``digests``, or, with None, each that lost a blob it links to (a hard link
+        whose blob is gone keeps its bytes on disk). Returns how many were removed."""
+        import shutil
+
+        base = os.path.join(self.root, "materialized")
+        if digests is not None:
+            names = [check_digest(d)[7:] for d in digests]
+        else:
+            try:
+                names = [n for n in os.listdir(base) if _orphaned(os.path.join(base, n))]
+            except OSError:
+                return 0
+        removed = 0
+        for name in names:
+            folder = os.path.join(base, name)
+            if os.path.isdir(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        return removed
 
     def remove_temporaries(self, older_than_s: float = 3600.0) -> list[str]:
         """Delete leftover temporary files of killed writers; returns their paths."""

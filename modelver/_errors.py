@@ -81,3 +81,8 @@ class StoreError(ModelverError, OSError):
 
 class CaptureError(ModelverError, RuntimeError):
     """Recording a run failed and ``strict=True`` asked for an error instead of a warning."""
+
+
+class EnvironmentWarning(UserWarning):
+    """A model is loaded where a package its format needs has another major.minor version
+    than the one it was registered with (``ModelVersion.requirements``)."""

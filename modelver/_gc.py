@@ -134,6 +134,10 @@ def delete_unreferenced(chain: Chain, digests: Iterable[str]
             if digest not in live:
                 freed += chain.backend.delete_blob(digest)
                 deleted.append(digest)
+    blobs: Any = getattr(chain.backend, "blobs", None)  # a local blob folder, if any
+    if deleted and callable(getattr(blobs, "drop_materialized", None)):
+        blobs.drop_materialized(deleted)  # hard links to deleted blobs would keep them
+        blobs.drop_materialized()
     restored: list[str] = []
     if deleted and not chain.backend.log_in_index:
         chain.sync()

@@ -1,23 +1,21 @@
-"""Models in and out of blob storage: one pipeline each way.
+"""Models in and out of a store: one pipeline each way.
 
-In, :func:`store_model`: serialize into a temporary file in the store's staging
-folder, hashed once while it is written, then publish that file as the blob
-without hashing or copying it again.
+In, :func:`store_model`: the format writes the model as files, each hashed once and
+published as a blob, then a manifest that names them (:mod:`modelver._artifacts`).
 
 Out, :func:`load_artifact`, for a version already resolved (lock pin included):
 
 1. refuse a version deleted by retention, and, with ``safe``, a format that runs
-   code when loaded (:data:`UNSAFE_FORMATS`);
-2. look in the :class:`ArtifactCache` (keyed by digest and format); ``file`` and
-   ``folder`` artifacts, whose result is a path to bytes on disk, skip it;
-3. stream-verify the blob file: hash it in chunks, never holding it in memory; a
-   damaged cached copy of a remote blob is dropped and fetched once more;
-4. deserialize from the same open file, only after its digest matched: a pickle
-   runs code, so it is hashed to the end first and unpickled in a second pass (the
-   operating system's page cache makes that pass cheap). ``file`` artifacts are
-   never read beyond the hash; ``npy`` arrays are memory-mapped, read-only; an
-   extracted ``folder`` is checked against the manifest written when it was
-   extracted, and extracted again if anything in it changed.
+   code when loaded (for a bundle: any member's);
+2. look in the :class:`ArtifactCache` (keyed by digest, format, member and options);
+   ``file`` and ``folder`` artifacts, whose result is a path to bytes on disk, skip it;
+3. read and hash the manifest, then materialize its files read-only (hard links to
+   the blobs), hashing each: a file changed in an earlier materialized copy is never
+   served, the copy is made again;
+4. deserialize with the format, from files whose every byte was verified.
+
+Versions registered before manifests (record schema 1) are one blob each, read by
+:mod:`modelver.formats._legacy` (stream-verified, then deserialized).
 """
 
 from __future__ import annotations
@@ -34,6 +32,7 @@ from ._blobs import hash_stream
 from ._errors import IntegrityError, ModelverError, NotFound, StoreError, UnsafeFormat
 
 if TYPE_CHECKING:
+    from ._artifacts import Stored
     from ._records import ModelVersion
 
 __all__ = [
@@ -47,7 +46,7 @@ __all__ = [
 ]
 
 UNSAFE_FORMATS = frozenset({"pickle"})
-"""Formats that run code when deserialized; ``load(..., safe=True)`` refuses them."""
+"""Schema-1 formats that run code when deserialized; ``load(..., safe=True)`` refuses them."""
 
 DEFAULT_CACHE_BYTES = 512 * 2**20
 """The default bound of an :class:`ArtifactCache` (``MODELVER_LOAD_CACHE_BYTES`` overrides)."""
@@ -79,6 +78,9 @@ class BlobSink(Protocol):
     def put_file(self, path: str, *, digest: str | None = None,
                  move: bool = False) -> tuple[str, int]:
         """Store a file as a blob, trusting ``digest``; with ``move``, take the file over."""
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        """Store bytes as a blob."""
 
 
 def _env_max_bytes() -> int:
@@ -213,38 +215,71 @@ if hasattr(os, "register_at_fork"):  # POSIX
 
 
 def load_artifact(mv: ModelVersion, blobs: BlobSource, *, safe: bool,
-                  cache: ArtifactCache) -> Any:
-    """Load the artifact of a resolved version, verified, through ``cache``.
+                  cache: ArtifactCache, artifact: str | None = None,
+                  options: dict[str, Any] | None = None) -> Any:
+    """Load the artifact of a resolved version (or one member of a bundle), verified,
+    through ``cache``.
 
-    Raises ``NotFound`` for a version deleted by retention or a missing blob,
-    ``UnsafeFormat`` for a format in :data:`UNSAFE_FORMATS` when ``safe``, and
-    ``IntegrityError`` when the blob does not hash to ``mv.digest``; nothing is
-    deserialized before its digest matched. The object may be shared with other
-    callers (see :class:`ArtifactCache`). An ``npy`` array is a read-only
-    memory map of the verified blob file: it costs memory only as it is read, and
-    ``arr.copy()`` gives a writable array.
+    Raises ``NotFound`` for a version deleted by retention, a missing blob or member,
+    ``UnsafeFormat`` for a format that runs code when ``safe``, and ``IntegrityError``
+    when a blob does not hash to its name; nothing is deserialized before every byte it
+    reads was verified. ``options`` (``device``, ``into``, ``trusted``…) go to the format.
+    The object may be shared with other callers (see :class:`ArtifactCache`).
     """
     if mv.deleted is not None:
         raise NotFound(f"{mv.ref} was deleted by retention at {mv.deleted.at.isoformat()} "
                        f"({mv.deleted.reason}); load another version")
+    given = {k: v for k, v in (options or {}).items() if v is not None}
+    if mv.schema_version < 2:
+        return _load_legacy(mv, blobs, safe=safe, cache=cache, artifact=artifact, given=given)
+    from ._artifacts import check_safe, formats_of, load_tree, warn_environment
+
+    if safe:
+        check_safe(mv, artifact)
+    fmts = formats_of(mv, artifact)
+
+    def load() -> Any:
+        return load_tree(blobs, mv.digest, mv.ref, artifact=artifact, options=given,
+                         expected=mv.format)
+
+    if "into" in given or _PATH_FORMATS.intersection(fmts):
+        # A path's bytes live on disk, where they can change between two loads: each
+        # load verifies them again. A module given with into= is the caller's own.
+        obj = load()
+    else:
+        key = f"{mv.format}:{artifact or ''}:{sorted((k, str(v)) for k, v in given.items())}"
+        size = mv.artifacts[artifact].size if artifact is not None else mv.size
+        obj = cache.get_or_load(mv.digest, key, size, load)
+    warn_environment(mv)
+    return obj
+
+
+def _load_legacy(mv: ModelVersion, blobs: BlobSource, *, safe: bool, cache: ArtifactCache,
+                 artifact: str | None, given: dict[str, Any]) -> Any:
+    """A version registered before artifacts were manifests: one blob, one format."""
+    if artifact is not None:
+        raise NotFound(f"{mv.ref} is a single {mv.format!r} artifact, not a bundle: load it "
+                       "without artifact=")
+    extra = sorted(set(given) - ({"device"} if mv.format == "torch-state" else set()))
+    if extra:
+        raise ModelverError(f"{mv.ref} (a {mv.format!r} artifact of an older modelver) takes "
+                            f"no option {', '.join(extra)}")
     if safe and mv.format in UNSAFE_FORMATS:
         raise UnsafeFormat(f"{mv.ref} is stored as {mv.format!r}, which runs code when "
                            "loaded; pass safe=False if you trust this store")
     if mv.format in _PATH_FORMATS:
-        # A path's bytes live on disk, where they can change between two loads: each
-        # load verifies them again (the blob's digest, an extracted folder's manifest).
         return _load(mv, blobs)
-    return cache.get_or_load(mv.digest, mv.format, mv.size, lambda: _load(mv, blobs))
+    return cache.get_or_load(mv.digest, mv.format, mv.size, lambda: _load(mv, blobs, given))
 
 
-def _load(mv: ModelVersion, blobs: BlobSource) -> Any:
-    from ._formats import read_model
+def _load(mv: ModelVersion, blobs: BlobSource, options: dict[str, Any] | None = None) -> Any:
+    from .formats._legacy import read_model
 
     path, f = _open_verified(mv, blobs)
     with f:
         extract = _extract_dir(path, mv.digest) if mv.format == "folder" else ""
         try:
-            return read_model(mv.format, f, path, extract)
+            return read_model(mv.format, f, path, extract, **(options or {}))
         except (ModelverError, MemoryError):
             raise
         except ImportError as exc:
@@ -305,19 +340,10 @@ def _open_verified(mv: ModelVersion, blobs: BlobSource) -> tuple[str, BinaryIO]:
         retried = True  # this machine's cached copy was damaged: fetch it once more
 
 
-def store_model(obj: Any, blobs: BlobSink) -> tuple[str, int, str]:
-    """Serialize ``obj`` into ``blobs.staging_dir`` (hashed while written) and publish it.
+def store_model(obj: Any, blobs: BlobSink, *, extras: dict[str, Any] | None = None
+                ) -> Stored:
+    """Write ``obj`` (and ``extras``, more bundle members) into the store: see
+    :func:`modelver._artifacts.store_artifact`."""
+    from ._artifacts import store_artifact
 
-    Returns (digest, size, format). The staged file is handed to
-    ``blobs.put_file(..., digest=digest, move=True)``, which neither copies nor hashes
-    it again; it is removed on any error.
-    """
-    from ._formats import serialize_to
-
-    fmt, tmp, digest, _ = serialize_to(obj, blobs.staging_dir)
-    try:
-        digest, size = blobs.put_file(tmp, digest=digest, move=True)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    return digest, size, fmt
+    return store_artifact(obj, blobs, extras=extras)

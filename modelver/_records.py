@@ -18,6 +18,7 @@ from ._render import render
 
 __all__ = [
     "AliasEvent",
+    "Artifact",
     "CodeInfo",
     "DataFingerprint",
     "Environment",
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+VERSION_SCHEMA = 2
+"""``ModelVersion``'s record schema: 2 since an artifact is a manifest of blobs."""
 
 
 def utcnow() -> datetime:
@@ -206,6 +209,15 @@ class Tombstone:
 
 
 @attrs.frozen
+class Artifact:
+    """One member of a bundle: the digest of its manifest, its format and its size."""
+
+    digest: str
+    format: str
+    size: int
+
+
+@attrs.frozen
 class ModelVersion:
     """An immutable, content-addressed model version.
 
@@ -213,6 +225,12 @@ class ModelVersion:
     record: the tombstone retention wrote, and the ids of later runs that reproduced
     this version (same code, params, data, seed and artifact) without registering a
     new one.
+
+    ``digest`` names the artifact's manifest (record schema 2; schema 1 versions name a
+    single blob). ``artifacts`` maps each member of a bundle to its digest, format and
+    size (empty for a single model); ``blobs`` lists every other blob the artifact is
+    made of (its files, its members' manifests); ``requirements`` maps each module the
+    format needs (``sklearn``, ``torch``…) to its version when the model was registered.
     """
 
     name: str
@@ -227,7 +245,10 @@ class ModelVersion:
     created_by: str = ""
     deleted: Tombstone | None = None
     reruns: list[str] = attrs.field(factory=list, eq=False)
-    schema_version: int = SCHEMA_VERSION
+    artifacts: dict[str, Artifact] = attrs.field(factory=dict)
+    blobs: list[str] = attrs.field(factory=list)
+    requirements: dict[str, str] = attrs.field(factory=dict)
+    schema_version: int = VERSION_SCHEMA
 
     @property
     def ref(self) -> str:

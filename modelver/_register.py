@@ -8,7 +8,7 @@ storage), so two writers never get the same version and a loser simply builds ag
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
@@ -21,6 +21,9 @@ from ._serde import record_data
 from ._user import current_user
 from ._versions import Bump, normalize
 from ._versions import bump as next_version
+
+if TYPE_CHECKING:
+    from ._artifacts import Stored
 
 __all__ = ["commit"]
 
@@ -37,15 +40,18 @@ def check_commit_args(version: str | None, bump: Bump | str,
     return exact, {str(k): str(v) for k, v in (tags or {}).items()}
 
 
-def commit(chain: Chain, name: str, run: Run | None, digest: str | None, size: int, fmt: str,
+def commit(chain: Chain, name: str, run: Run | None, stored: Stored | None,
            *, version: str | None, bump: Bump | str, parents: Sequence[str],
            tags: Mapping[str, str] | None) -> ModelVersion | None:
     """Allocate a version and append it (with its run) in one atomic log append.
 
-    ``parents`` are exact ``name@version`` references. With no ``digest`` (a failed
-    run) only the run is appended and None is returned.
+    ``parents`` are exact ``name@version`` references. With no ``stored`` artifact (a
+    failed run) only the run is appended and None is returned.
     """
     from ._bump import decide
+
+    digest = stored.digest if stored is not None else None
+    needed = [stored.digest, *stored.blobs] if stored is not None else []
 
     exact, tag_map = check_commit_args(version, bump, tags)
     parent_refs = sorted(set(parents) | set(run.parents if run else ()))
@@ -53,11 +59,11 @@ def commit(chain: Chain, name: str, run: Run | None, digest: str | None, size: i
 
     def build(q: Queries) -> Draft:
         result.clear()
-        if digest is not None and not chain.backend.restore_blob(digest):
+        if any(not chain.backend.restore_blob(d) for d in needed):
             raise StoreError(f"artifact {digest} was deleted while registering (a "
                              "concurrent gc or retention); register again")
         body: dict[str, Any] = {}
-        if digest is None:  # a failed run: recorded, nothing registered
+        if stored is None or digest is None:  # a failed run: recorded, nothing registered
             if run is not None:
                 body["run"] = record_data(attrs.evolve(run, parents=parent_refs))
             return Draft("run", body)
@@ -81,9 +87,10 @@ def commit(chain: Chain, name: str, run: Run | None, digest: str | None, size: i
             part, rule = decide(prev_run, run, bump) if prev else ("patch", "first version")
             new = _next_free(q, name, prev.version if prev else None, part)
         mv = ModelVersion(
-            name=name, version=new, digest=digest, format=fmt, size=size,
+            name=name, version=new, digest=digest, format=stored.format, size=stored.size,
             run_id=run.id if run else None, parents=parent_refs, tags=tag_map,
-            created_at=utcnow(), created_by=current_user(),
+            created_at=utcnow(), created_by=current_user(), artifacts=stored.artifacts,
+            blobs=stored.blobs, requirements=stored.requirements,
         )
         body["version"] = record_data(mv)
         result.append(mv)
@@ -93,7 +100,7 @@ def commit(chain: Chain, name: str, run: Run | None, digest: str | None, size: i
         return Draft("run" if run is not None else "version", body)
 
     chain.append(name, build)
-    if digest is not None and not chain.backend.restore_blob(digest):
+    if any(not chain.backend.restore_blob(d) for d in needed):
         # A gc on another machine moved the blob aside after the check above and
         # emptied its trash: the version is published but cannot be loaded.
         raise StoreError(f"{result[0].ref if result else name} was registered, but a "

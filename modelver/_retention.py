@@ -325,7 +325,11 @@ def _apply(chain: Chain, plan: RetentionPlan) -> list[Tombstone]:
             done.append(d)
     finally:
         if done:
-            delete_unreferenced(chain, {d.digest for d in done})
+            digests = {d.digest for d in done}
+            for d in done:  # a manifest's files go too, where no live version shares them
+                mv = chain.queries.exact(d.name, d.version)
+                digests.update(mv.blobs if mv is not None else ())
+            delete_unreferenced(chain, digests)
     return tombstones
 
 

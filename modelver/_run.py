@@ -22,6 +22,7 @@ from ._errors import CaptureError, Conflict, InvalidName, ModelverError, Version
 from ._records import CodeInfo, DataFingerprint, ModelVersion, Run, Seeds, utcnow
 
 if TYPE_CHECKING:
+    from ._artifacts import Stored
     from ._capture.closure import Reached
     from ._capture.code import CodeSnapshot
     from ._capture.git import GitProbe
@@ -112,6 +113,7 @@ class ActiveRun:
         self.record: Run | None = None
         self.model: Any = None
         self._has_model = False
+        self.artifacts: dict[str, Any] = {}
         self._seed_arg = seed
         self._snapshot = code
         self._allow_env = tuple(allow_env)
@@ -214,6 +216,17 @@ class ActiveRun:
         self.model = model
         self._has_model = True
 
+    def log_artifact(self, key: str, obj: Any) -> None:
+        """Register ``obj`` with the model, as the bundle member ``key`` (a tokenizer, an
+        evaluation report, a preprocessor…): the version's artifact becomes a bundle of
+        ``"model"`` and these, and ``load(name, ref, artifact=key)`` gives one back."""
+        from .formats._basic import member_name_ok
+
+        if not member_name_ok(key) or key == "model":
+            raise InvalidName(f"cannot name an artifact {key!r}: use letters, digits, '_', "
+                              "'-' and '.', and not 'model' (the run's model)")
+        self.artifacts[key] = obj
+
     def add_parent(self, ref: str) -> None:
         """Record a parent version (done automatically by ``load`` inside a run)."""
         with self._lock:
@@ -270,7 +283,7 @@ class ActiveRun:
         return attrs.evolve(info, user_code=dict(reached.items), sources_digest=sources,
                             stable=info.stable and reached.stable)
 
-    def _register(self, record: Run, model: tuple[str, int, str] | Exception, *,
+    def _register(self, record: Run, model: Stored | Exception, *,
                   version: str | None,
                   bump: str, parents: Sequence[str], tags: Mapping[str, str] | None
                   ) -> ModelVersion | None:
@@ -291,7 +304,7 @@ class ActiveRun:
                                          parents=parents, tags=tags)
         except Exception as exc:
             kept_as = ("its artifact could not be stored" if isinstance(model, Exception)
-                       else f"its artifact {model[0]} is in the store")
+                       else f"its artifact {model.digest} is in the store")
             message = redact_text(
                 f"the model trained by run {self.id[:12]} was not registered as a version of "
                 f"{self.name!r} ({type(exc).__name__}: {exc}). The run is recorded and "
@@ -331,10 +344,10 @@ class ActiveRun:
             status = "succeeded" if error is None else "failed"
             err = (None if error is None
                    else redact_text(f"{type(error).__name__}: {error}", self.secrets))
-            model: tuple[str, int, str] | Exception | None = None
+            model: Stored | Exception | None = None
             if error is None and self._has_model:
                 try:
-                    model = self.store.put_model(self.model)
+                    model = self.store.put_model(self.model, extras=self.artifacts)
                 except Exception as exc:  # reported once the run is recorded
                     model = exc
             record = Run(

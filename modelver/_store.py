@@ -29,6 +29,7 @@ from ._versions import Bump
 from .backends import Backend, open_backend
 
 if TYPE_CHECKING:
+    from ._artifacts import Stored
     from ._diff import Diff
     from ._gc import GcReport
     from ._lineage import Lineage
@@ -128,36 +129,34 @@ class Store:
         # Everything that can be refused is refused before the model is written.
         check_commit_args(version, bump, tags)
         self._refuse_early(name, version, parents)
-        digest, size, fmt = self.put_model(obj)
-        mv = self._commit(name, None, (digest, size, fmt), version=version, bump=bump,
+        mv = self._commit(name, None, self.put_model(obj), version=version, bump=bump,
                           parents=parents, tags=tags)
         if mv is None:  # pragma: no cover - a digest was given, so a version was written
             raise StoreError(f"registering {name!r} wrote no version")
         return mv
 
-    def put_model(self, obj: Any) -> tuple[str, int, str]:
-        """Serialize a model into the store as a blob: (digest, size, format)."""
+    def put_model(self, obj: Any, *, extras: Mapping[str, Any] | None = None) -> Stored:
+        """Write a model (with ``extras``, more members of a bundle) into the store."""
         from ._load import store_model
 
-        return store_model(obj, self.backend)
+        return store_model(obj, self.backend, extras=dict(extras) if extras else None)
 
-    def record_run(self, run: Run, model: tuple[str, int, str] | None, *,
+    def record_run(self, run: Run, model: Stored | None, *,
                    version: str | None = None, bump: Bump | str = "auto",
                    parents: Sequence[str] = (), tags: Mapping[str, str] | None = None
                    ) -> ModelVersion | None:
-        """Append a finished run and, when it produced ``model`` (digest, size, format),
-        the version it registers."""
+        """Append a finished run and, when it produced ``model`` (stored by
+        :meth:`put_model`), the version it registers."""
         return self._commit(run.name, run, model, version=version if model else None,
                             bump=bump if model else "patch", parents=parents, tags=tags)
 
-    def _commit(self, name: str, run: Run | None, model: tuple[str, int, str] | None, *,
+    def _commit(self, name: str, run: Run | None, model: Stored | None, *,
                 version: str | None, bump: Bump | str, parents: Sequence[str],
                 tags: Mapping[str, str] | None) -> ModelVersion | None:
         from ._register import commit
 
         refs = self._parent_refs(parents)
-        digest, size, fmt = model if model is not None else (None, 0, "")
-        return commit(self.chain, name, run, digest, size, fmt, version=version, bump=bump,
+        return commit(self.chain, name, run, model, version=version, bump=bump,
                       parents=refs, tags=tags)
 
     def _refuse_early(self, name: str, version: str | None, parents: Sequence[str]) -> None:
@@ -219,14 +218,20 @@ class Store:
         self.chain.readable(name)
         return resolve(self.chain.queries, name, ref, at=at, prereleases=prereleases)
 
-    def load(self, name: str, ref: str = "latest", *, safe: bool | None = None) -> Any:
-        """Load a model version, verifying its sha256 before deserializing it.
+    def load(self, name: str, ref: str = "latest", *, safe: bool | None = None,
+             device: Any = None, artifact: str | None = None, into: Any = None,
+             **options: Any) -> Any:
+        """Load a model version, every byte it reads verified against its digest first.
 
-        ``safe=True`` (or a store opened with ``safe=True``) refuses pickle-family
-        formats, which can run code when loaded. Repeated loads of one artifact in a
-        process return the same object from an in-memory cache bounded in bytes, so
-        copy a model before mutating it (``copy.deepcopy``). Inside an active run, the
-        loaded version is recorded as a parent of what that run registers.
+        Gives back the kind of object that was registered (see :mod:`modelver.formats`).
+        ``safe=True`` (or a store opened with ``safe=True``) refuses formats that can run
+        code when loaded (``pickle``). ``device`` puts a torch model's tensors there (the
+        CPU by default); ``into`` fills a module you built with the stored weights;
+        ``artifact`` gives one member of a bundle; other ``options`` go to the format
+        (``trusted=[...]`` for skops). Repeated loads of one artifact in a process
+        return the same object from an in-memory cache bounded in bytes, so copy a
+        model before mutating it (``copy.deepcopy``). Inside an active run, the loaded
+        version is recorded as a parent of what that run registers.
         """
         from ._load import ArtifactCache, load_artifact
 
@@ -240,7 +245,8 @@ class Store:
                     self._cache = ArtifactCache()
                 cache = self._cache
         obj = load_artifact(mv, self.backend, safe=self.safe if safe is None else safe,
-                            cache=cache)
+                            cache=cache, artifact=artifact,
+                            options={"device": device, "into": into, **options})
         record_parent(mv.ref)
         return obj
 

@@ -207,7 +207,9 @@ class BackendContract:
         c = store.register("other", {"same": "bytes"})
         assert a.version != b.version
         assert a.digest == b.digest == c.digest
-        assert list(store.backend.blob_digests()) == [a.digest]
+        # The manifest and the one file it names, stored once for all three versions.
+        assert sorted(store.backend.blob_digests()) == sorted([a.digest, *a.blobs])
+        assert len(a.blobs) == 1
 
 
     def test_verify_passes_on_a_clean_store_and_head_is_stable(self, store: modelver.Store) -> None:
@@ -216,7 +218,7 @@ class BackendContract:
         store.promote("fraud", mv.version)
         report = store.verify()
         assert report.ok, str(report)
-        assert report.entries == 3 and report.blobs == 2
+        assert report.entries == 3 and report.blobs == 4  # two manifests, two files
         head = store.head()
         assert head == report.head == store.head()
         assert store.verify(head=head).ok
@@ -271,10 +273,15 @@ class BackendContract:
 
 
     def test_a_blob_reads_back_and_rehashes_to_its_digest(self, store: modelver.Store) -> None:
+        import json
+
         mv = store.register("fraud", {"i": 0})
-        assert store.backend.has_blob(mv.digest)
-        with store.backend.open_blob(mv.digest) as f:
-            data = f.read()
-        assert len(data) == mv.size
-        assert store.backend.rehash_blob(mv.digest) == mv.digest
-        assert store.read_blob(mv.digest) == data
+        for digest in (mv.digest, *mv.blobs):
+            assert store.backend.has_blob(digest)
+            with store.backend.open_blob(digest) as f:
+                data = f.read()
+            assert store.backend.rehash_blob(digest) == digest
+            assert store.read_blob(digest) == data
+        manifest = json.loads(store.read_blob(mv.digest))
+        assert [d for d, _ in manifest["files"].values()] == mv.blobs
+        assert sum(size for _, size in manifest["files"].values()) == mv.size

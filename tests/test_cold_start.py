@@ -97,7 +97,7 @@ def test_an_entry_stores_no_empty_default_and_no_derived_field() -> None:
                                format="bytes", size=3, reruns=["r1"])
     data = record_data(mv)
     assert not {"deleted", "reruns", "parents", "tags", "run_id"} & set(data)
-    assert data["schema_version"] == 1 and data["created_by"] == ""
+    assert data["schema_version"] == 2 and data["created_by"] == ""
     assert structure(data, modelver.ModelVersion) == mv
 
 

@@ -204,7 +204,7 @@ def test_remote_gc_removes_uploads_that_killed_writers_left(tmp_path: Path) -> N
     assert store.load("fraud") is not None
 
 
-def test_a_file_edited_inside_an_extracted_folder_is_never_served(
+def test_a_file_edited_inside_a_materialized_folder_is_never_served(
         store: modelver.Store, tmp_path: Path) -> None:
     model = tmp_path / "model"
     (model / "sub").mkdir(parents=True)
@@ -213,10 +213,11 @@ def test_a_file_edited_inside_an_extracted_folder_is_never_served(
     store.register("fraud", model)
     served = store.load("fraud")
     edited = served / "sub" / "config.json"
-    edited.chmod(0o644)
-    edited.write_text('{"layers": 3}')
+    # An editor saves a new file over the old name (the hard link to the blob is cut).
+    (served / "sub" / "new.json").write_text('{"layers": 3}')
+    os.replace(served / "sub" / "new.json", edited)
     (served / "extra.txt").write_text("planted")
-    with pytest.warns(UserWarning, match="changed since it was extracted"):
+    with pytest.warns(UserWarning, match="were changed"):
         again = store.load("fraud")
     assert (again / "sub" / "config.json").read_text() == '{"layers": 2}'
     assert not (again / "extra.txt").exists()
@@ -233,10 +234,15 @@ def test_an_edited_file_artifact_is_caught_on_the_next_load(
     src.write_bytes(b"onnx" * 100)
     store.register("fraud", src)
     path = store.load("fraud")
+    assert (path.name == "model.onnx" and not os.access(path, os.W_OK)) or os.geteuid() == 0
+    # Made writable and edited in place: the materialized file is a hard link to the blob,
+    # so the blob changed too; the load refuses it and verify reports it.
     path.chmod(0o644)
     path.write_bytes(b"evil" * 100)
-    with pytest.raises(modelver.IntegrityError, match="corrupted"):
+    with pytest.warns(UserWarning, match="were changed"), pytest.raises(
+            modelver.IntegrityError, match="corrupted"):
         store.load("fraud")
+    assert not store.verify().ok
 
 
 READ_ONLY_CHILD = textwrap.dedent("""

@@ -24,9 +24,9 @@ import pytest
 
 from modelver import IntegrityError, ModelverError, NotFound, UnsafeFormat
 from modelver._blobs import BlobDir
-from modelver._formats import serialize_to
 from modelver._load import UNSAFE_FORMATS, ArtifactCache, load_artifact, store_model
 from modelver._records import ModelVersion, Tombstone
+from modelver._serde import canonical
 
 
 class LocalBlobs(BlobDir):
@@ -47,8 +47,27 @@ def blobs(tmp_path: Path) -> LocalBlobs:
 
 
 def put(obj: Any, blobs: Any, name: str = "m") -> ModelVersion:
-    digest, size, fmt = store_model(obj, blobs)
-    return ModelVersion(name=name, version="1.0.0", digest=digest, format=fmt, size=size)
+    s = store_model(obj, blobs)
+    return ModelVersion(name=name, version="1.0.0", digest=s.digest, format=s.format,
+                        size=s.size, blobs=s.blobs, artifacts=s.artifacts,
+                        requirements=s.requirements)
+
+
+def legacy(data: bytes, fmt: str, blobs: LocalBlobs) -> ModelVersion:
+    """A version as modelver wrote them before manifests: one blob, record schema 1."""
+    digest, size = blobs.put_bytes(data)
+    return ModelVersion(name="m", version="1.0.0", digest=digest, format=fmt, size=size,
+                        schema_version=1)
+
+
+def file_blob(mv: ModelVersion, blobs: LocalBlobs) -> str:
+    """The blob of a single-file artifact's one file."""
+    assert len(mv.blobs) == 1
+    return blobs.path(mv.blobs[0])
+
+
+def cached(cache: ArtifactCache, mv: ModelVersion) -> bool:
+    return any(key[0] == mv.digest for key in cache._entries)
 
 
 def load(mv: ModelVersion, blobs: Any, cache: ArtifactCache | None = None,
@@ -114,11 +133,24 @@ def test_a_loaded_array_registers_again_as_the_same_npy_blob(blobs: LocalBlobs) 
 
 
 def test_a_picklable_object_round_trips(blobs: LocalBlobs) -> None:
-    model = {"weights": [0.5, 1.5], "blob": os.urandom(100_000), "arr": np.arange(3)}
+    model = ([0.5, 1.5], os.urandom(100_000), {1: "int key"})
     mv = put(model, blobs)
-    back = load(mv, blobs)
-    assert mv.format == "pickle" and back["weights"] == model["weights"]
+    assert mv.format == "pickle" and load(mv, blobs) == model
+
+
+def test_a_dict_of_mixed_members_is_a_bundle_of_their_formats(blobs: LocalBlobs) -> None:
+    model = {"weights": [0.5, 1.5], "blob": os.urandom(1000), "arr": np.arange(3)}
+    mv = put(model, blobs)
+    assert mv.format == "bundle"
+    assert {k: a.format for k, a in mv.artifacts.items()} == {
+        "weights": "json", "blob": "bytes", "arr": "npy"}
+    back = load(mv, blobs, safe=True)
+    assert list(back) == ["weights", "blob", "arr"] and back["weights"] == [0.5, 1.5]
     assert back["blob"] == model["blob"] and np.array_equal(back["arr"], model["arr"])
+    assert load_artifact(mv, blobs, safe=True, cache=ArtifactCache(), artifact="blob"
+                         ) == model["blob"]
+    with pytest.raises(NotFound, match="no artifact 'blobs'"):
+        load_artifact(mv, blobs, safe=True, cache=ArtifactCache(), artifact="blobs")
 
 
 def test_a_file_loads_as_the_read_only_blob_path(blobs: LocalBlobs, tmp_path: Path) -> None:
@@ -126,13 +158,15 @@ def test_a_file_loads_as_the_read_only_blob_path(blobs: LocalBlobs, tmp_path: Pa
     src.write_bytes(b"onnx-bytes")
     mv = put(src, blobs)
     back = load(mv, blobs)
-    assert mv.format == "file" and isinstance(back, Path)
-    assert back.read_bytes() == b"onnx-bytes" and str(back) == blobs.path(mv.digest)
+    assert mv.format == "file" and isinstance(back, Path) and back.name == "model.onnx"
+    assert back.read_bytes() == b"onnx-bytes"
+    assert os.stat(back).st_ino == os.stat(file_blob(mv, blobs)).st_ino  # a hard link
     assert src.read_bytes() == b"onnx-bytes"  # the source is copied, not moved
     assert not os.access(back, os.W_OK) or os.geteuid() == 0
 
 
-def test_a_folder_is_extracted_from_its_streamed_tar(blobs: LocalBlobs, tmp_path: Path) -> None:
+def test_a_folder_is_materialized_from_its_files_blobs(blobs: LocalBlobs,
+                                                       tmp_path: Path) -> None:
     folder = tmp_path / "model_dir"
     (folder / "tok").mkdir(parents=True)
     (folder / "weights.bin").write_bytes(b"\x00\x01")
@@ -140,28 +174,37 @@ def test_a_folder_is_extracted_from_its_streamed_tar(blobs: LocalBlobs, tmp_path
     mv = put(folder, blobs)
     back = load(mv, blobs)
     assert mv.format == "folder"
-    assert back == Path(blobs.root, "extracted", mv.digest[7:])
+    assert back == Path(blobs.root, "materialized", mv.digest[7:])
+    assert len(mv.blobs) == 2
     assert (back / "weights.bin").read_bytes() == b"\x00\x01"
     assert (back / "tok" / "vocab.txt").read_text() == "a b"
 
 
-def test_a_torch_module_round_trips_as_its_state_dict(blobs: LocalBlobs) -> None:
+def test_a_state_dict_round_trips_as_safetensors(blobs: LocalBlobs) -> None:
     torch = pytest.importorskip("torch")
     module = torch.nn.Linear(3, 2)
-    mv = put(module, blobs)
-    back = load(mv, blobs)
-    assert mv.format == "torch-state"
+    mv = put(module.state_dict(), blobs)
+    back = load(mv, blobs, safe=True)
+    assert mv.format == "safetensors" and list(back) == ["weight", "bias"]
     assert torch.equal(back["weight"], module.state_dict()["weight"])
+
+
+def test_a_legacy_torch_state_blob_still_loads(blobs: LocalBlobs) -> None:
+    torch = pytest.importorskip("torch")
+    buf = io.BytesIO()
+    torch.save({"w": torch.ones(2)}, buf)
+    back = load(legacy(buf.getvalue(), "torch-state", blobs), blobs, safe=True)
+    assert torch.equal(back["w"], torch.ones(2))
 
 
 # -- on-disk bytes and hashing once ------------------------------------------------------
 
 
 def test_a_pickle_blob_holds_exactly_pickle_protocol_5(blobs: LocalBlobs) -> None:
-    model = {"a": list(range(50)), "b": b"x" * 300_000}
+    model = (list(range(50)), b"x" * 300_000)
     mv = put(model, blobs)
     expected = pickle.dumps(model, protocol=5)
-    assert mv.digest == "sha256:" + hashlib.sha256(expected).hexdigest()
+    assert mv.blobs == ["sha256:" + hashlib.sha256(expected).hexdigest()]
     assert mv.size == len(expected)
 
 
@@ -169,7 +212,7 @@ def test_an_npy_blob_holds_exactly_what_np_save_writes(blobs: LocalBlobs) -> Non
     arr = np.arange(3 * 2**20, dtype=np.int64)  # above np.save's 16 MiB write chunk
     buf = io.BytesIO()
     np.save(buf, arr, allow_pickle=False)
-    assert put(arr, blobs).digest == "sha256:" + hashlib.sha256(buf.getvalue()).hexdigest()
+    assert put(arr, blobs).blobs == ["sha256:" + hashlib.sha256(buf.getvalue()).hexdigest()]
 
 
 def test_the_digest_computed_while_staging_is_the_final_blobs(blobs: LocalBlobs,
@@ -178,8 +221,9 @@ def test_the_digest_computed_while_staging_is_the_final_blobs(blobs: LocalBlobs,
     src.write_bytes(os.urandom(3 << 20))
     for obj in (src, np.arange(1000), {"k": 1}, b"bytes"):
         mv = put(obj, blobs)
-        assert sha256_of(blobs.path(mv.digest)) == mv.digest
-        assert os.path.getsize(blobs.path(mv.digest)) == mv.size
+        for digest in (mv.digest, *mv.blobs):
+            assert sha256_of(blobs.path(digest)) == digest
+        assert sum(os.path.getsize(blobs.path(d)) for d in mv.blobs) == mv.size
 
 
 def test_storing_a_model_leaves_nothing_in_the_staging_folder(blobs: LocalBlobs) -> None:
@@ -188,15 +232,28 @@ def test_storing_a_model_leaves_nothing_in_the_staging_folder(blobs: LocalBlobs)
     assert os.listdir(blobs.staging_dir) == []
 
 
-def test_serialize_to_returns_a_staged_file_and_its_digest(tmp_path: Path) -> None:
-    fmt, path, digest, size = serialize_to(b"abc", str(tmp_path))
-    assert (fmt, Path(path).parent, size) == ("bytes", tmp_path, 3)
-    assert digest == sha256_of(path)
+def test_the_manifest_is_canonical_json_naming_each_file(blobs: LocalBlobs,
+                                                         tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    (folder / "empty").mkdir(parents=True)
+    (folder / "a.txt").write_bytes(b"abc")
+    mv = put(folder, blobs)
+    text = Path(blobs.path(mv.digest)).read_text()
+    manifest = json_loads(text)
+    assert canonical(manifest) == text
+    assert manifest["format"] == "folder" and manifest["dirs"] == ["empty"]
+    assert manifest["files"] == {"a.txt": [sha256_of(str(folder / "a.txt")), 3]}
+
+
+def json_loads(text: str) -> Any:
+    import json
+
+    return json.loads(text)
 
 
 @pytest.mark.parametrize("obj", [lambda x: x, threading.Lock()], ids=["lambda", "lock"])
 def test_an_unpicklable_model_leaves_no_staging_file(blobs: LocalBlobs, obj: Any) -> None:
-    with pytest.raises(ModelverError, match="cannot serialize"):
+    with pytest.raises(ModelverError, match="cannot store"):
         store_model(obj, blobs)
     assert os.listdir(blobs.staging_dir) == []
     assert list(blobs.digests()) == []
@@ -210,7 +267,9 @@ def test_a_path_that_does_not_exist_is_refused(blobs: LocalBlobs, tmp_path: Path
 
 def test_put_file_with_move_publishes_the_file_itself(blobs: LocalBlobs,
                                                       tmp_path: Path) -> None:
-    _, path, digest, size = serialize_to(b"payload", blobs.staging_dir)
+    path = os.path.join(blobs.staging_dir, "staged")
+    Path(path).write_bytes(b"payload")
+    digest, size = sha256_of(path), 7
     inode = os.stat(path).st_ino
     assert blobs.put_file(path, digest=digest, move=True) == (digest, size)
     assert not os.path.exists(path)
@@ -231,15 +290,21 @@ def test_put_file_without_move_copies_and_keeps_the_source(blobs: LocalBlobs,
 
 def test_a_corrupted_blob_raises_and_is_never_returned(blobs: LocalBlobs) -> None:
     mv = put({"w": 1}, blobs)
-    corrupt(blobs.path(mv.digest))
+    corrupt(file_blob(mv, blobs))
     cache = ArtifactCache()
     with pytest.raises(IntegrityError, match="is corrupted"):
         load(mv, blobs, cache)
-    assert (mv.digest, mv.format) not in cache
+    assert not cached(cache, mv)
+    corrupt(blobs.path(mv.digest))  # the manifest itself
+    with pytest.raises(IntegrityError, match="is corrupted"):
+        load(mv, blobs, cache)
 
 
 def test_a_missing_blob_is_not_found(blobs: LocalBlobs) -> None:
     mv = put(b"gone", blobs)
+    blobs.delete(mv.blobs[0])
+    with pytest.raises(NotFound, match="missing"):
+        load(mv, blobs)
     blobs.delete(mv.digest)
     with pytest.raises(NotFound, match="missing"):
         load(mv, blobs)
@@ -248,7 +313,9 @@ def test_a_missing_blob_is_not_found(blobs: LocalBlobs) -> None:
 def test_safe_refuses_pickle_and_allows_npy(blobs: LocalBlobs) -> None:
     assert "pickle" in UNSAFE_FORMATS
     with pytest.raises(UnsafeFormat, match="runs code"):
-        load(put({"w": 1}, blobs), blobs, safe=True)
+        load(put(("w", 1), blobs), blobs, safe=True)
+    with pytest.raises(UnsafeFormat, match="'pickle'"):  # a bundle with one unsafe member
+        load(put({"ok": np.arange(2), "bad": ("w", 1)}, blobs), blobs, safe=True)
     assert load(put(np.arange(3), blobs), blobs, safe=True).tolist() == [0, 1, 2]
 
 
@@ -264,9 +331,24 @@ def test_a_deleted_version_is_refused(blobs: LocalBlobs) -> None:
 def test_a_blob_that_is_not_its_recorded_format_is_refused(blobs: LocalBlobs) -> None:
     mv = put({"w": 1}, blobs)
     as_npy = ModelVersion(name="m", version="1.0.0", digest=mv.digest, format="npy",
-                          size=mv.size)
-    with pytest.raises(IntegrityError, match="not a valid 'npy'"):
+                          size=mv.size, blobs=mv.blobs)
+    with pytest.raises(IntegrityError, match="holds a 'json' artifact"):
         load(as_npy, blobs)
+    old = legacy(pickle.dumps({"w": 1}), "npy", blobs)
+    with pytest.raises(IntegrityError, match="not a valid 'npy'"):
+        load(old, blobs)
+
+
+def test_a_manifest_naming_a_path_outside_its_folder_is_refused(blobs: LocalBlobs) -> None:
+    file, _ = blobs.put_bytes(b"hi")
+    text = canonical({"kind": "modelver-artifact/1", "format": "folder", "meta": {},
+                      "files": {"../escape.txt": [file, 2]}, "dirs": []})
+    digest, _ = blobs.put_bytes(text.encode())
+    mv = ModelVersion(name="m", version="1.0.0", digest=digest, format="folder", size=2,
+                      blobs=[file])
+    with pytest.raises(IntegrityError, match="unsafe path"):
+        load(mv, blobs)
+    assert not os.path.exists(os.path.join(blobs.root, "escape.txt"))
 
 
 def test_a_folder_with_an_unsafe_member_is_refused_and_nothing_extracted(
@@ -276,8 +358,7 @@ def test_a_folder_with_an_unsafe_member_is_refused_and_nothing_extracted(
         info = tarfile.TarInfo("../escape.txt")
         info.size = 2
         tar.addfile(info, io.BytesIO(b"hi"))
-    digest, size = blobs.put_bytes(buf.getvalue())
-    mv = ModelVersion(name="m", version="1.0.0", digest=digest, format="folder", size=size)
+    mv = legacy(buf.getvalue(), "folder", blobs)
     with pytest.raises(IntegrityError, match="unsafe member"):
         load(mv, blobs)
     assert os.listdir(os.path.join(blobs.root, "extracted")) == []
@@ -311,7 +392,7 @@ def test_the_cache_is_bounded_in_bytes(blobs: LocalBlobs) -> None:
     first = load(mvs[0], blobs, cache)
     load(mvs[1], blobs, cache)
     load(mvs[2], blobs, cache)
-    assert (mvs[0].digest, "bytes") not in cache and len(cache) == 2
+    assert not cached(cache, mvs[0]) and len(cache) == 2
     assert cache.nbytes == 2 * 1001
     assert load(mvs[0], blobs, cache) is not first  # loaded again
 
@@ -323,7 +404,7 @@ def test_the_least_recently_used_artifact_is_evicted_first(blobs: LocalBlobs) ->
     load(mvs[1], blobs, cache)
     load(mvs[0], blobs, cache)  # used again: m1 is now the oldest
     load(mvs[2], blobs, cache)
-    assert (mvs[0].digest, "bytes") in cache and (mvs[1].digest, "bytes") not in cache
+    assert cached(cache, mvs[0]) and not cached(cache, mvs[1])
 
 
 def test_an_artifact_larger_than_the_bound_is_not_kept(blobs: LocalBlobs) -> None:
@@ -338,12 +419,12 @@ def test_the_cache_is_keyed_by_digest_and_format_and_never_holds_paths(
     src = tmp_path / "weights.bin"
     src.write_bytes(b"same bytes")
     as_bytes, as_file = put(b"same bytes", blobs), put(src, blobs)
-    assert as_bytes.digest == as_file.digest
+    assert as_bytes.blobs == as_file.blobs  # one blob of those bytes, two manifests
     cache = ArtifactCache()
     assert load(as_bytes, blobs, cache) == b"same bytes"
     assert isinstance(load(as_file, blobs, cache), Path)
     assert cache.nbytes == as_bytes.size  # a path is verified on every load, not cached
-    assert (as_file.digest, "file") not in cache
+    assert not cached(cache, as_file)
 
 
 def test_a_zero_bound_disables_the_cache(blobs: LocalBlobs,
@@ -375,7 +456,7 @@ def test_a_cached_path_whose_file_is_gone_is_loaded_again(blobs: LocalBlobs,
     mv = put(src, blobs)
     cache = ArtifactCache()
     load(mv, blobs, cache)
-    blobs.delete(mv.digest)
+    blobs.delete(mv.digest)  # its manifest gone: a path is not served from a memory
     with pytest.raises(NotFound):
         load(mv, blobs, cache)
 
@@ -400,6 +481,6 @@ def test_a_model_stored_remotely_is_uploaded_and_cached_here(remote: Any) -> Non
 
 def test_a_damaged_cached_copy_is_downloaded_again(remote: Any) -> None:
     mv = put(np.arange(50), remote)
-    corrupt(remote.cache.blobs.path(mv.digest))
+    corrupt(remote.cache.blobs.path(mv.blobs[0]))
     assert load(mv, remote).tolist() == list(range(50))
-    assert remote.cache.blobs.rehash(mv.digest) == mv.digest
+    assert remote.cache.blobs.rehash(mv.blobs[0]) == mv.blobs[0]

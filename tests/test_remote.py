@@ -125,7 +125,7 @@ def _eight_writers_get_200_distinct_versions(place: S3Place | str, tmp_path: Pat
     assert len({mv.digest for mv in versions.values()}) == 200
     report = store.verify()  # every chain link, and every blob re-hashed
     assert report.ok, str(report)
-    assert report.entries == 200 and report.blobs == 200
+    assert report.entries == 200 and report.blobs == 400  # a manifest and a file each
     for version, writer, i in random.Random(0).sample(reported, 10):
         assert store.load("fraud", version) == {"writer": writer, "i": int(i)}
 
@@ -279,7 +279,8 @@ def test_a_filesystem_without_exclusive_create_is_read_only(
         reader.register("fraud", {"i": 1})
     with pytest.raises(StoreError, match="cannot be written safely"):
         reader.promote("fraud", mv.version)
-    assert list(reader.backend.blob_digests()) == [mv.digest]  # nothing uploaded either
+    # nothing uploaded either
+    assert sorted(reader.backend.blob_digests()) == sorted([mv.digest, *mv.blobs])
 
 
 @pytest.mark.parametrize("protocol", ["file", "memory"])
@@ -493,10 +494,11 @@ def _cache_files(root: Path) -> list[Path]:
 
 def test_the_cache_evicts_least_recently_used_blobs_to_stay_in_bounds(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MODELVER_CACHE_SIZE", "3500")
+    # Each version is a 1,000-byte file and its manifest (169 bytes): three fit, not four.
+    monkeypatch.setenv("MODELVER_CACHE_SIZE", "3600")
     uri = f"memory://lru-{uuid.uuid4().hex}"
     store = modelver.open(uri)
-    models = [{"i": i, "pad": bytes([i]) * 1000} for i in range(5)]
+    models = [bytes([i]) * 1000 for i in range(5)]
     versions = [store.register("fraud", m).version for m in models]
     cache = tmp_path / "cache"
     for v in versions[:3]:
@@ -507,11 +509,11 @@ def test_the_cache_evicts_least_recently_used_blobs_to_stay_in_bounds(
     for v in versions[3:]:
         modelver.open(uri).load("fraud", v)
     sizes = [p.stat().st_size for p in _cache_files(cache)]
-    assert len(sizes) == 3 and sum(sizes) <= 3500
-    kept = {p.parent.name + p.name for p in _cache_files(cache)}
-    digests = {v: store.resolve("fraud", v).digest[7:] for v in versions}
-    assert digests[versions[4]] in kept and digests[versions[0]] in kept
-    assert digests[versions[1]] not in kept and digests[versions[2]] not in kept
+    assert len(sizes) == 6 and sum(sizes) <= 3600
+    kept = {"sha256:" + p.parent.name + p.name for p in _cache_files(cache)}
+    blobs = {v: {(mv := store.resolve("fraud", v)).digest, *mv.blobs} for v in versions}
+    assert blobs[versions[4]] <= kept and blobs[versions[0]] <= kept
+    assert not blobs[versions[1]] & kept and not blobs[versions[2]] & kept
     assert modelver.open(uri).load("fraud", versions[1]) == models[1]  # downloaded again
 
 

@@ -62,7 +62,7 @@ def test_a_decorated_sklearn_run_captures_everything(tmp_path: Path, store: mode
     model = train_mod.train(data, C=0.5)
     assert isinstance(model, LogisticRegression)
     mv = train_mod.train.last_version
-    assert mv is not None and mv.version == "0.1.0" and mv.format == "pickle"
+    assert mv is not None and mv.version == "0.1.0" and mv.format == "skops"
     run = store.get_run(mv.run_id)
     assert run.status == "succeeded" and run.version == "fraud@0.1.0"
     assert run.params == {"C": 0.5, "max_iter": 200}
@@ -340,7 +340,7 @@ def test_capture_failure_raises_when_strict_and_warns_otherwise(
 
 
 def test_safe_load_refuses_pickle(store: modelver.Store) -> None:
-    store.register("fraud", {"w": 1})
+    store.register("fraud", {"w": (1, 2)})  # a tuple: JSON would give back a list
     store.register("arr", np.arange(3))
     with pytest.raises(modelver.UnsafeFormat):
         store.load("fraud", safe=True)
@@ -350,7 +350,7 @@ def test_safe_load_refuses_pickle(store: modelver.Store) -> None:
 def test_a_blob_that_does_not_match_its_format_is_refused(store: modelver.Store) -> None:
     import io
 
-    from modelver._formats import read_model
+    from modelver.formats._legacy import read_model
 
     with pytest.raises(modelver.IntegrityError, match="not a valid 'npy'"):
         read_model("npy", io.BytesIO(b"\x80\x05not numpy"), "", "")

@@ -47,7 +47,7 @@ def _kinds(store: modelver.Store) -> set[str]:
 def test_an_untouched_store_verifies(filled: modelver.Store) -> None:
     report = filled.verify()
     assert report.ok, str(report)
-    assert report.entries == 6 and report.blobs == 3
+    assert report.entries == 6 and report.blobs == 6  # a manifest and a file per version
 
 
 def test_editing_a_version_row_is_reported(filled: modelver.Store) -> None:

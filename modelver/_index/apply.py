@@ -127,7 +127,15 @@ _RECORDS = {("run", "run"), ("run", "version"), ("version", "version"), ("versio
 def check_records(kind: str, body: dict[str, Any]) -> None:
     """Raise ``IntegrityError`` unless every record in an entry's body reads back as its
     class, from this modelver's record schema or an older one."""
-    from .._records import SCHEMA_VERSION, AliasEvent, Hold, ModelVersion, Run, Tombstone
+    from .._records import (
+        SCHEMA_VERSION,
+        VERSION_SCHEMA,
+        AliasEvent,
+        Hold,
+        ModelVersion,
+        Run,
+        Tombstone,
+    )
     from .._serde import structure
 
     classes: dict[str, type] = {"run": Run, "version": ModelVersion, "event": AliasEvent,
@@ -141,10 +149,11 @@ def check_records(kind: str, body: dict[str, Any]) -> None:
         if not isinstance(record, dict):
             raise IntegrityError(f"its {key} record is not an object")
         version = record.get("schema_version", 1)
-        if isinstance(version, int) and version > SCHEMA_VERSION:
+        newest = VERSION_SCHEMA if cls is ModelVersion else SCHEMA_VERSION
+        if isinstance(version, int) and version > newest:
             raise IntegrityError(
                 f"its {key} record was written by a newer modelver (record schema {version}; "
-                f"this one reads up to {SCHEMA_VERSION}): upgrade modelver to read it")
+                f"this one reads up to {newest}): upgrade modelver to read it")
         try:
             structure(record, cls)
         except (ImportError, OSError, MemoryError, RecursionError):
@@ -172,16 +181,24 @@ def _run(conn: sqlite3.Connection, name: str, seq: int, run: dict[str, Any]) -> 
     )
 
 
+def _artifact_column(version: dict[str, Any]) -> str | None:
+    """A version's artifact members, blobs and requirements as JSON; None when empty."""
+    extra = {k: version[k] for k in ("artifacts", "blobs", "requirements") if version.get(k)}
+    return canonical(extra) if extra else None
+
+
 def _version(conn: sqlite3.Connection, name: str, seq: int, version: dict[str, Any]) -> None:
     number = version["version"]
     parsed = parse_version(number)
     conn.execute(
         "INSERT INTO versions (name, version, sort_key, pre, digest, format, size, run_id, "
-        "parents, tags, created_at, created_by, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "parents, tags, created_at, created_by, seq, schema, artifact) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (name, number, sort_key(parsed), int(parsed.pre is not None),
          version["digest"], version["format"], version["size"], version.get("run_id"),
          canonical(version.get("parents") or []), canonical(version.get("tags") or {}),
-         version["created_at"], version.get("created_by", ""), seq),
+         version["created_at"], version.get("created_by", ""), seq,
+         version.get("schema_version", 1), _artifact_column(version)),
     )
     child = f"{name}@{number}"
     conn.executemany(

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from .._log import Entry, parse
-from .._records import AliasEvent, Hold, ModelVersion, Run, Tombstone
+from .._records import AliasEvent, Artifact, Hold, ModelVersion, Run, Tombstone
 from .._serde import structure
 from .db import Index
 
@@ -24,15 +24,17 @@ __all__ = ["CODE_BLOB_FIELDS", "Queries"]
 # The fields of a run's code record that name blobs in the store.
 CODE_BLOB_FIELDS = ("source_digest", "module_digest", "diff_digest", "sources_digest")
 
-# A digest-valued field of a record ("digest", "source_digest"…), not an entry's "prev".
-_DIGESTS = re.compile(r'"(?:[a-z]+_)?digest"\s*:\s*"(sha256:[0-9a-f]{64})"', re.ASCII)
+# Any digest in an entry's text (a quarantined entry's "prev" matches too: no blob has
+# that name, so keeping it keeps nothing).
+_ANY_DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
 _TOMB = ("LEFT JOIN tombstones t ON t.name = v.name AND t.version = v.version "
          "LEFT JOIN entries te ON te.name = t.name AND te.seq = t.seq")
 # The runs that reproduced a version (identical reruns), through runs_version.
 _RERUNS = ("(SELECT json_group_array(rr.id) FROM runs rr WHERE rr.version = "
            "v.name || '@' || v.version AND rr.id IS NOT v.run_id)")
 _V = ("SELECT v.name, v.version, v.digest, v.format, v.size, v.run_id, v.parents, v.tags, "
-      f"v.created_at, v.created_by, json_extract(te.text, '$.body.tombstone'), {_RERUNS} "
+      f"v.created_at, v.created_by, json_extract(te.text, '$.body.tombstone'), {_RERUNS}, "
+      "v.schema, v.artifact "
       f"FROM versions v {_TOMB}")
 _LIVE = "NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.name = v.name AND t.version = v.version)"
 _RUN = ("SELECT json_extract(e.text, '$.body.run') FROM runs r "
@@ -75,14 +77,21 @@ def _time(text: str) -> datetime:
 
 
 def _version(row: tuple[Any, ...]) -> ModelVersion:
-    name, version, digest, fmt, size, run_id, parents, tags, created, by, tomb, reruns = row
+    (name, version, digest, fmt, size, run_id, parents, tags, created, by, tomb, reruns,
+     schema, artifact) = row
     deleted = None if tomb is None else structure(json.loads(tomb), Tombstone)
+    extra: dict[str, Any] = {}
+    if artifact is not None:
+        extra = json.loads(artifact)
+        if "artifacts" in extra:
+            extra["artifacts"] = {k: Artifact(**a) for k, a in extra["artifacts"].items()}
     # Most versions have no parents, tags or reruns: skip the JSON parser for those.
     return ModelVersion(name=name, version=version, digest=digest, format=fmt, size=size,
                         run_id=run_id, parents=[] if parents == "[]" else json.loads(parents),
                         tags={} if tags == "{}" else json.loads(tags),
                         created_at=_time(created), created_by=by, deleted=deleted,
-                        reruns=[] if reruns in (None, "[]") else json.loads(reruns))
+                        reruns=[] if reruns in (None, "[]") else json.loads(reruns),
+                        schema_version=schema, **extra)
 
 
 def _runs(rows: Iterable[tuple[Any, ...]]) -> list[Run]:
@@ -364,9 +373,13 @@ class Queries:
         keep them: such an entry may be a newer modelver's version); they may also
         be data fingerprints, so ``verify`` does not expect them to exist.
         """
-        refs = {d: f"{n}@{v}" for n, v, d in self.index.query(
-            f"SELECT v.name, v.version, v.digest FROM versions v WHERE {_LIVE} "
-            "ORDER BY v.name, v.sort_key")}
+        refs: dict[str, str] = {}
+        for n, v, d, artifact in self.index.query(
+                f"SELECT v.name, v.version, v.digest, v.artifact FROM versions v WHERE {_LIVE} "
+                "ORDER BY v.name, v.sort_key"):
+            refs.setdefault(d, f"{n}@{v}")
+            for blob in json.loads(artifact).get("blobs", ()) if artifact else ():
+                refs.setdefault(blob, f"{n}@{v} (a file of its artifact)")
         for digest, owner in self.code_blobs().items():
             refs.setdefault(digest, owner)
         if not quarantined:
@@ -375,12 +388,12 @@ class Queries:
         for name, seq, text in self.index.query(
                 "SELECT e.name, e.seq, e.text FROM quarantine q "
                 "JOIN entries e ON e.name = q.name AND e.seq = q.seq"):
-            for digest in _DIGESTS.findall(text):
+            for digest in _ANY_DIGEST.findall(text):
                 refs.setdefault(digest, f"quarantined entry {name}#{seq}")
         return refs
 
     def artifact_sizes(self) -> dict[str, int]:
-        """digest → size of every version's artifact."""
+        """digest → size of every version's artifact (its files, for a manifest)."""
         return {d: int(s) for d, s in self.index.query("SELECT digest, size FROM versions")}
 
     # -- integrity -------------------------------------------------------------------------

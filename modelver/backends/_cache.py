@@ -117,4 +117,6 @@ class BlobCache:
                 with contextlib.suppress(ModelverError):  # a stray file, not a blob
                     freed += self.blobs.delete(digest)
                 total -= size
+            if freed:  # a materialized copy linking an evicted blob would keep its bytes
+                self.blobs.drop_materialized()
             return freed

@@ -1,4 +1,6 @@
-"""Serialization formats, chosen by the model's type.
+"""Reading versions registered before artifacts were manifests (record schema 1).
+
+Each such version is one blob in one of these formats:
 
 =================  =========================================  ======================
 format             what                                       runs code on load?
@@ -11,36 +13,26 @@ format             what                                       runs code on load?
 ``pickle``         anything else, protocol 5                  **yes**
 =================  =========================================  ======================
 
-A digest match proves the bytes are the ones registered, not that they are safe:
-``load(..., safe=True)`` refuses formats that run code when loaded. Each format
-checks the blob's leading bytes before deserializing, so a blob that does not
-match its recorded format is refused.
-
-Both directions stream. :func:`serialize_to` writes a model straight into a
-temporary file in the store's staging folder through a writer that hashes what
-it writes, so the bytes are produced, hashed and written once and never held
-whole in memory. :func:`read_model` reads a model back from an open, already
-verified blob file; an ``npy`` array is memory-mapped from it (read-only).
+Each format checks the blob's leading bytes before deserializing, so a blob that does
+not match its recorded format is refused. New versions are written by
+:mod:`modelver._artifacts`; these are only read.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 import pickle
-import sys
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ._blobs import hash_stream
-from ._errors import IntegrityError, ModelverError, StoreError
+from .._blobs import hash_stream
+from .._errors import IntegrityError, ModelverError, StoreError
 
-__all__ = ["check_magic", "read_model", "serialize_to"]
+__all__ = ["check_magic", "read_model"]
 
 _MAGIC = {
     "npy": (0, b"\x93NUMPY"),
@@ -48,158 +40,6 @@ _MAGIC = {
     "folder": (257, b"ustar"),
     "torch-state": (0, b"PK\x03\x04"),
 }
-
-_Writer = Callable[[BinaryIO], tuple[str, int]]  # writes the model, returns (digest, size)
-
-
-class _HashingWriter:
-    """A write-only file object that hashes (sha256) and counts what passes through it."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self._out = out
-        self._hash = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data)
-        if not view.c_contiguous:
-            view = memoryview(view.tobytes())
-        self._hash.update(view)
-        with _writing(self._out):
-            self._out.write(view)
-        self.size += view.nbytes
-        return view.nbytes
-
-    def tell(self) -> int:  # tarfile asks where it starts
-        return self.size
-
-    def flush(self) -> None:
-        with _writing(self._out):
-            self._out.flush()
-
-    def result(self) -> tuple[str, int]:
-        return "sha256:" + self._hash.hexdigest(), self.size
-
-
-@contextlib.contextmanager
-def _writing(out: BinaryIO) -> Iterator[None]:
-    """Report a failed write to the staging file (a full disk, say) as a ``StoreError``."""
-    try:
-        yield
-    except OSError as exc:
-        if isinstance(exc, ModelverError):
-            raise
-        raise StoreError(f"cannot write the model into the store's staging file "
-                         f"{getattr(out, 'name', '')!r}: {exc}") from None
-
-
-def _hashed(dump: Callable[[_HashingWriter], object]) -> _Writer:
-    def write(out: BinaryIO) -> tuple[str, int]:
-        writer = _HashingWriter(out)
-        dump(writer)
-        return writer.result()
-    return write
-
-
-def _choose(obj: Any) -> tuple[str, _Writer]:
-    """The format of ``obj`` and how to write it; raises for a path that is not there."""
-    if isinstance(obj, (bytes, bytearray, memoryview)):
-        return "bytes", _hashed(lambda w: w.write(obj))
-    if isinstance(obj, os.PathLike):
-        path = os.fspath(obj)
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        if os.path.isdir(path):
-            return "folder", _hashed(lambda w: _write_tar(path, w))
-        if os.path.isfile(path):
-            return "file", lambda out: _copy_file(path, out)
-        raise ModelverError(f"cannot register {path!r}: no such file or folder")
-    np = sys.modules.get("numpy")
-    # np.memmap is what load gives back for npy: a plain array in a file.
-    if np is not None and type(obj) in (np.ndarray, np.memmap) and obj.dtype != object:
-        return "npy", _hashed(lambda w: np.save(w, obj, allow_pickle=False))
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(obj, torch.nn.Module):
-        return "torch-state", _hashed(lambda w: torch.save(obj.state_dict(), w))
-    return "pickle", _hashed(lambda w: pickle.dump(obj, w, protocol=5))
-
-
-def serialize_to(obj: Any, staging_dir: str) -> tuple[str, str, str, int]:
-    """Write ``obj`` to a new temporary file in ``staging_dir``, hashing it as it is written.
-
-    Returns (format, path of the temporary file, digest, size). The caller owns the
-    file (publish it with ``put_file(path, digest=digest, move=True)``); on any error
-    no file is left behind and a :class:`ModelverError` is raised.
-    """
-    fmt, write = _choose(obj)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=staging_dir, prefix="stage-")
-    except OSError as exc:
-        raise StoreError(f"cannot write to the staging folder {staging_dir!r}: {exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            digest, size = write(out)
-            with _writing(out):
-                out.flush()
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, (ModelverError, MemoryError)) or not isinstance(exc, Exception):
-            raise
-        hint = ("register bytes, a numpy array, a file or folder path, or a picklable object"
-                if fmt == "pickle" else "check that every file in it can be read")
-        raise ModelverError(f"cannot serialize a {type(obj).__name__} as {fmt!r}: {exc}; "
-                            f"{hint}") from None
-    return fmt, tmp, digest, size
-
-
-def _copy_file(path: str, out: BinaryIO) -> tuple[str, int]:
-    """Copy a file, hashing it as it is read: its bytes pass through memory once."""
-    with _open_source(path) as src:
-        try:
-            return hash_stream(src, out)
-        except OSError as exc:
-            raise StoreError(f"cannot copy {path!r} into the store: {exc}") from None
-
-
-def _open_source(path: str) -> BinaryIO:
-    try:
-        return open(path, "rb")
-    except OSError as exc:
-        raise ModelverError(f"cannot register {path!r}: {exc}") from None
-
-
-def _write_tar(path: str, out: _HashingWriter) -> None:
-    """A tar of a folder with sorted entries and no times or owners: same files, same bytes."""
-
-    def clean(info: tarfile.TarInfo) -> tarfile.TarInfo:
-        info.mtime = 0
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        return info
-
-    # Symlinks are followed (a Hugging Face snapshot is all links into a blob folder):
-    # the artifact holds the bytes they point to, and a link loop is refused.
-    seen_dirs: set[str] = set()
-    sink: Any = out  # tarfile's stub wants read and seek too; writing needs write and tell
-    with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT,
-                      dereference=True) as tar:
-        for root, dirs, files in os.walk(path, followlinks=True):
-            real = os.path.realpath(root)
-            if real in seen_dirs:
-                raise ModelverError(f"cannot register {path!r}: the folder {root!r} links "
-                                    "back into itself")
-            seen_dirs.add(real)
-            dirs.sort()
-            if root != path and not files and not dirs:
-                tar.add(root, arcname=os.path.relpath(root, path), recursive=False,
-                        filter=clean)
-            for fname in sorted(files):
-                full = os.path.join(root, fname)
-                if not os.path.exists(full):
-                    raise ModelverError(f"cannot register {path!r}: {full!r} is a broken link")
-                tar.add(full, arcname=os.path.relpath(full, path), recursive=False, filter=clean)
-
 
 def check_magic(fmt: str, head: bytes) -> None:
     """Refuse bytes whose leading signature does not match the recorded format."""
@@ -213,7 +53,8 @@ def check_magic(fmt: str, head: bytes) -> None:
         )
 
 
-def read_model(fmt: str, f: BinaryIO, blob_path: str, extract_dir: str) -> Any:
+def read_model(fmt: str, f: BinaryIO, blob_path: str, extract_dir: str,
+               device: Any = None) -> Any:
     """Turn a verified blob, open as ``f`` at its start, back into the model.
 
     Only the first 512 bytes are read to check the format's signature; then the
@@ -243,7 +84,8 @@ def read_model(fmt: str, f: BinaryIO, blob_path: str, extract_dir: str) -> Any:
     if fmt == "torch-state":
         import torch
 
-        return torch.load(f, weights_only=True)
+        return torch.load(f, weights_only=True,
+                          map_location=str(device) if device is not None else None)
     raise ModelverError(f"unknown artifact format {fmt!r}; upgrade modelver to load it")
 
 

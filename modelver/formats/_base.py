@@ -1,0 +1,92 @@
+"""What a format is: a name, whether loading it can run code, and how to save and load.
+
+A format writes a model as files into a folder (:meth:`Format.save`) and reads it back
+from a folder holding the same files (:meth:`Format.load`). The store turns that folder
+into a manifest of per-file blobs; formats never see digests, blobs or remote stores.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .._errors import ModelverError
+
+__all__ = ["Format", "class_path", "import_class", "type_module"]
+
+
+class Format:
+    """A way to store one kind of model: subclass it and :func:`modelver.formats.register`.
+
+    - ``name``: recorded in each version; names the format on load.
+    - ``safe``: False if loading can run code from the artifact (``load(..., safe=True)``
+      then refuses it).
+    - ``modules``: the top-level modules the format needs; their versions at register
+      time are recorded as the version's ``requirements`` (and compared on load).
+    - ``options``: the keyword options :meth:`load` accepts (``device``, ``into``, …);
+      others are refused before anything is read.
+
+    :meth:`claims` must not import a framework: test ``type(obj).__module__`` or look
+    in ``sys.modules`` (an object of a framework means the framework is imported).
+    """
+
+    name: ClassVar[str] = ""
+    safe: ClassVar[bool] = True
+    modules: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[frozenset[str]] = frozenset()
+
+    def claims(self, obj: Any) -> bool:
+        """Whether this format stores ``obj``."""
+        raise NotImplementedError
+
+    def save(self, obj: Any, dest: Path) -> Mapping[str, Any] | None:
+        """Write ``obj`` as files into the empty folder ``dest``; returns what
+        :meth:`load` needs besides the files (plain JSON data), or None."""
+        raise NotImplementedError
+
+    def load(self, path: Path, meta: Mapping[str, Any], **options: Any) -> Any:
+        """The model, from the folder ``path`` (read-only, verified) and ``meta``."""
+        raise NotImplementedError
+
+    def requirements(self, obj: Any) -> tuple[str, ...]:
+        """The modules this object needs when loaded (by default :attr:`modules`)."""
+        return self.modules
+
+    def __repr__(self) -> str:
+        return f"<format {self.name!r}{'' if self.safe else ' (runs code on load)'}>"
+
+
+def type_module(obj: Any) -> str:
+    """The module that defines ``type(obj)`` (``""`` when it has none)."""
+    return getattr(type(obj), "__module__", "") or ""
+
+
+def class_path(cls: type) -> str:
+    """``module:qualname`` of a class."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def import_class(path: str, what: str) -> Any:
+    """The class a ``module:qualname`` names; a clear ``ModelverError`` when it cannot
+    be imported here (with what to install or pass instead)."""
+    module, _, qualname = path.partition(":")
+    if module == "__main__" and "__main__" in sys.modules:
+        target: Any = sys.modules["__main__"]
+    else:
+        try:
+            target = importlib.import_module(module)
+        except ImportError as exc:
+            top = module.split(".")[0]
+            raise ModelverError(f"cannot import {path} to load {what}: {exc}; install the "
+                                f"package that provides {top!r} in this environment") from exc
+    for part in qualname.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ModelverError(f"cannot load {what}: {module!r} has no class {qualname!r} "
+                                "(was it renamed or moved since the version was registered?)"
+                                ) from None
+    return target
