@@ -43,9 +43,9 @@ LOAD = textwrap.dedent("""
     import modelver
     store = modelver.open(sys.argv[1])
     mb = int(sys.argv[2])
-    model = {"coef": np.random.default_rng(0).normal(size=mb * 2**20 // 8), "meta": "x"}
+    model = (np.random.default_rng(0).normal(size=mb * 2**20 // 8), "x")  # a pickle
     mv = store.register("big", model)
-    path = store.backend.blob_path(mv.digest)
+    path = store.backend.blob_path(mv.blobs[0])  # the pickle file its manifest names
     out = {"raw_pickle": [], "raw_pickle_sha": [], "load": []}
     for _ in range(5):
         t = time.perf_counter()

@@ -125,7 +125,7 @@ def main() -> None:
         big_file = os.path.join(tmp, "weights.bin")
         write_random_file(big_file, args.file_mb)
         arr = np.random.default_rng(0).random(args.model_mb * 2**20 // 8)
-        model = {"layers": [arr], "name": "bench"}
+        model = ([arr], "bench")  # a tuple: stored as a pickle
         mv_file = store.register("file", Path(big_file))
         mv_npy = store.register("npy", arr)
         mv_pkl = store.register("pickle", model)
@@ -153,8 +153,8 @@ def main() -> None:
         def npy_floor(data: bytes) -> object:
             return np.load(io.BytesIO(data), allow_pickle=False)
 
-        npy_blob = store.backend.blob_path(mv_npy.digest)
-        pkl_blob = store.backend.blob_path(mv_pkl.digest)
+        npy_blob = store.backend.blob_path(mv_npy.blobs[0])  # the files the manifests name
+        pkl_blob = store.backend.blob_path(mv_pkl.blobs[0])
         rows = [
             ("load() npy", load_fresh("npy", mv_npy.version),
              lambda: floor(npy_blob, npy_floor), "read + sha256 + np.load"),

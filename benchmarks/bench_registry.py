@@ -21,7 +21,7 @@ from modelver._serde import unstructure
 
 def build(store: modelver.Store, versions: int, models: int) -> None:
     """Fill a store with ``versions`` versions spread over ``models`` models."""
-    digest, size = store.backend.put_bytes(b"shared artifact")
+    stored = store.put_model(b"shared artifact")
     index = store.chain.index
     queries = store.chain.queries
     per_model = versions // models
@@ -30,8 +30,9 @@ def build(store: modelver.Store, versions: int, models: int) -> None:
         for m in range(models):
             name = f"model-{m:03d}"
             for i in range(per_model):
-                mv = ModelVersion(name=name, version=f"{i // 100}.{i % 100}.0", digest=digest,
-                                  format="bytes", size=size, created_at=now, created_by="bench")
+                mv = ModelVersion(name=name, version=f"{i // 100}.{i % 100}.0",
+                                  digest=stored.digest, format="bytes", size=stored.size,
+                                  blobs=stored.blobs, created_at=now, created_by="bench")
                 seq, prev = queries.head(name)
                 index.add(seal(name, seq + 1, prev, Draft("version", {"version": unstructure(mv)}),
                                "bench"))

@@ -114,3 +114,22 @@ def test_a_schema_3_store_gets_the_short_sort_keys_and_keeps_its_order(tmp_path:
     assert keys == ["101910~", "1021010c11", "1021010~", "111010~"]
     assert "versions_order" not in indexes
     assert reopened.verify().ok
+
+
+def test_a_schema_4_store_gains_the_artifact_columns_and_loads_as_before(
+        tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    store = modelver.open(uri)
+    mv = store.register("fraud", {"model": b"weights", "labels": ["no", "yes"]})
+    store.close()
+    db = tmp_path / "store" / "registry.db"
+    with sqlite3.connect(db) as conn:  # schema 4: no record schema, no artifact column
+        conn.execute("ALTER TABLE versions DROP COLUMN schema")
+        conn.execute("ALTER TABLE versions DROP COLUMN artifact")
+        conn.execute("PRAGMA user_version = 4")
+    reopened = modelver.open(uri)
+    again = reopened.resolve("fraud", "latest")
+    assert again == mv and again.artifacts == mv.artifacts and again.blobs == mv.blobs
+    assert reopened.load("fraud", artifact="labels", safe=True) == ["no", "yes"]
+    assert _user_version(reopened) == SCHEMA_USER_VERSION
+    assert reopened.verify().ok

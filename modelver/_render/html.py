@@ -209,6 +209,12 @@ def version_html(mv: ModelVersion) -> str:
         ("tags", _tags(mv.tags)),
         ("created", f"{_when(mv.created_at)} UTC by {_e(mv.created_by or '?')}"),
     ]
+    if mv.artifacts:
+        pairs.insert(3, ("artifacts", ", ".join(
+            f"{_e(k)}: {_e(a.format)} ({_size(a.size)})" for k, a in mv.artifacts.items())))
+    if mv.requirements:
+        pairs.insert(3, ("needs", ", ".join(f"{_e(m)} {_e(v)}"
+                                           for m, v in mv.requirements.items())))
     if mv.reruns:
         pairs.append(("reproduced by", ", ".join(_code(r, short=12) for r in mv.reruns)
                       + f' <span style="{_MUTED}">identical reruns: same inputs, same '

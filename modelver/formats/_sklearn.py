@@ -96,13 +96,13 @@ class SkopsFormat(Format):
 
         file = path / _FILE
         trusted = list(options.get("trusted") or ())
-        untrusted = [t for t in sio.get_untrusted_types(file=file)
-                     if not t.startswith(_TRUSTED_MODULES) and t not in trusted]
+        listed = sio.get_untrusted_types(file=file)
+        untrusted = [t for t in listed if not t.startswith(_TRUSTED_MODULES) and t not in trusted]
         if untrusted:
             raise UnsafeFormat(
                 f"the skops artifact builds types that are not trusted: {untrusted}. If you "
                 f"trust them, load with trusted={untrusted!r}")
-        return sio.load(file, trusted=sio.get_untrusted_types(file=file))
+        return sio.load(file, trusted=listed)
 
 
 FORMATS: dict[str, Format] = {"skops": SkopsFormat()}
