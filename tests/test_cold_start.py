@@ -58,7 +58,8 @@ def test_resolving_an_alias_imports_no_converter_specifier_or_lock_machinery(
                        ".resolve('fraud', 'prod')")
     assert "modelver._store" in new
     unexpected = {"cattrs", "packaging.specifiers", "packaging.version", "modelver._locking",
-                  "difflib", "tempfile", "uuid", "urllib.parse", "modelver._formats",
+                  "difflib", "tempfile", "uuid", "urllib.parse", "modelver.formats",
+                  "modelver._artifacts", "importlib.metadata",
                   "modelver._register", "modelver._run", "modelver._capture"}
     assert not new & unexpected
 

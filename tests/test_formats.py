@@ -313,3 +313,52 @@ def test_another_major_minor_of_a_needed_package_warns_once(
         warnings.simplefilter("error")
         fresh = modelver.open(store.uri)
         fresh.load("chef")  # once per process
+
+
+# -- entry points -----------------------------------------------------------------------
+
+
+def test_a_format_from_an_entry_point_is_read_on_first_use_not_at_import(
+        tmp_path: Path) -> None:
+    """A package declaring ``[modelver.formats]`` in its metadata, in a fresh process."""
+    (tmp_path / "shoutfmt.py").write_text(
+        "from pathlib import Path\n"
+        "import modelver\n"
+        "class Shout:\n"
+        "    def __init__(self, text): self.text = text\n"
+        "class ShoutFormat(modelver.formats.Format):\n"
+        "    name = 'shout'\n"
+        "    def claims(self, obj): return type(obj).__name__ == 'Shout'\n"
+        "    def save(self, obj, dest): (dest / 's.txt').write_text(obj.text.upper())\n"
+        "    def load(self, path, meta, **options): return Shout((path / 's.txt').read_text())\n")
+    dist = tmp_path / "shoutfmt-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: shoutfmt\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[modelver.formats]\nshout = shoutfmt:ShoutFormat\n")
+    code = (
+        "import sys, modelver\n"
+        "from modelver.formats import _registry\n"
+        "assert not _registry._entry_points_read[0]  # nothing read at import\n"
+        "import shoutfmt\n"
+        f"store = modelver.open({str(tmp_path / 'store')!r})\n"
+        "mv = store.register('s', shoutfmt.Shout('hi'))\n"
+        "print(mv.format, modelver.open(store.uri).load('s', safe=True).text)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{HERE.parent}"},
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["shout", "HI"]
+
+
+def test_push_copies_every_file_of_an_artifact(store: modelver.Store, tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "a.bin").write_bytes(b"a" * 100)
+    (folder / "b.bin").write_bytes(b"b" * 100)
+    mv = store.register("m", {"weights": folder, "labels": ["x"]})
+    target = modelver.open(str(tmp_path / "other"))
+    report = store.push("m", mv.version, to=target)
+    assert report.blobs_copied == 1 + len(mv.blobs)  # the bundle's manifest, members, files
+    again = modelver.open(str(tmp_path / "other")).load("m", mv.version)
+    assert (again["weights"] / "b.bin").read_bytes() == b"b" * 100
+    assert target.verify().ok

@@ -256,7 +256,7 @@ def test_importing_modelver_imports_no_heavy_library() -> None:
     heavy = ("fsspec", "sqlite_utils", "psutil", "cpuinfo", "pynvml", "numpy", "pandas", "torch",
              # not heavy, but only needed once a record is (de)serialized, a run starts,
              # a specifier is parsed, or a model is loaded
-             "cattrs", "uuid", "packaging.specifiers", "modelver._load", "modelver._formats",
+             "cattrs", "uuid", "packaging.specifiers", "modelver._load", "modelver.formats",
              "modelver._diff", "modelver._lineage", "modelver._retention", "modelver._verify")
     code = f"import sys, modelver; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -122,6 +122,8 @@ def _show_text(mv: modelver.ModelVersion, run: modelver.Run | None, aliases: lis
     lines = [f"{mv.ref}" + (f"  [{', '.join(aliases)}]" if aliases else ""),
              f"  digest    {mv.digest}", f"  format    {mv.format} ({mv.size} bytes)",
              f"  created   {mv.created_at.isoformat()} by {mv.created_by}"]
+    if mv.artifacts:
+        lines.append("  artifacts")
     for key, art in mv.artifacts.items():
         lines.append(f"    {key}: {art.format} ({art.size} bytes) {art.digest[:19]}")
     if mv.requirements:

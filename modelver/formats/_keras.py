@@ -46,16 +46,13 @@ class KerasFormat(Format):
         file = dest / "model.keras"
         obj.save(str(file))
 
-        def edit(name: str, data: bytes) -> tuple[str, bytes]:
-            if name == "metadata.json":
-                meta = json.loads(data)
-                meta.pop("date_saved", None)
-                return name, json.dumps(meta, sort_keys=True).encode()
-            if name == "config.json":
-                return name, json.dumps(_renumber(json.loads(data), {})).encode()
-            return name, data
+        def metadata(data: bytes) -> bytes:
+            meta = json.loads(data)
+            meta.pop("date_saved", None)
+            return json.dumps(meta, sort_keys=True).encode()
 
-        rewrite(file, edit)
+        rewrite(file, edit={"metadata.json": metadata, "config.json": lambda data: json.dumps(
+            _renumber(json.loads(data), {})).encode()})
         return {"backend": keras.backend.backend()}
 
     def load(self, path: Path, meta: Mapping[str, Any], **options: Any) -> Any:

@@ -73,22 +73,17 @@ class SkopsFormat(Format):
 
     def save(self, obj: Any, dest: Path) -> None:
         """``skops.io.dump``, renumbered and rewritten so the bytes are reproducible."""
+        import zipfile
+
         import skops.io as sio
 
         file = dest / _FILE
         sio.dump(obj, file)
-        renames: dict[str, str] = {}
-
-        def edit(name: str, data: bytes) -> tuple[str, bytes]:
-            if name == "schema.json":
-                return name, json.dumps(schema, separators=(",", ":")).encode()
-            return renames.get(name, name), data
-
-        import zipfile
-
         with zipfile.ZipFile(file) as z:
             schema, renames = _renumber(json.loads(z.read("schema.json")))
-        rewrite(file, edit)
+        text = json.dumps(schema, separators=(",", ":")).encode()
+        rewrite(file, rename=lambda name: renames.get(name, name),
+                edit={"schema.json": lambda _: text})
 
     def load(self, path: Path, meta: Mapping[str, Any], **options: Any) -> Any:
         """The estimator, built from trusted types only."""
