@@ -49,6 +49,50 @@ def _tokenizer() -> Any:
     return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]")
 
 
+def peft_base() -> Any:
+    """The base model a LoRA adapter goes onto (the same weights in every process)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(1)
+    return GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=10,
+                                      n_positions=16)).eval()
+
+
+def _more_hf(tmp: Path) -> dict[str, tuple[Any, Any]]:
+    """diffusers, sentence-transformers and a peft adapter: more ``hf`` objects."""
+    from diffusers import UNet2DModel
+    from peft import LoraConfig, get_peft_model
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers import models as st_models
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(8, 8),
+                       layers_per_block=1, down_block_types=("DownBlock2D", "DownBlock2D"),
+                       up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=4).eval()
+    x = torch.ones(1, 1, 8, 8)
+    out: dict[str, tuple[Any, Any]] = {}
+    out["hf-diffusers"] = (unet, lambda m: [type(m).__name__, m(x, 1).sample.detach().numpy()
+                                            .round(4).tolist()])
+    bert_dir = tmp / "bert"
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=10, hidden_size=16, num_hidden_layers=1,
+                         num_attention_heads=2, intermediate_size=32,
+                         max_position_embeddings=32)).save_pretrained(bert_dir)
+    _tokenizer().save_pretrained(bert_dir)
+    st = SentenceTransformer(modules=[st_models.Transformer(str(bert_dir)),
+                                      st_models.Pooling(16)])
+    out["hf-sentence-transformers"] = (st, lambda m: [type(m).__name__, m.encode(
+        ["the cat sat"]).round(5).tolist()])
+    torch.manual_seed(2)
+    lora = get_peft_model(peft_base(), LoraConfig(r=2, target_modules=["c_attn"],
+                                                  init_lora_weights=False)).eval()
+    ids = torch.tensor([[2, 3, 4]])
+    out["hf-peft"] = (lora, lambda m: [type(m).__name__, m(ids).logits.detach().numpy()
+                                       .round(5).tolist()])
+    return out
+
+
 def build(tmp: Path) -> dict[str, tuple[Any, Any]]:
     """name -> (object to register, predictor giving plain JSON data from an object)."""
     from sklearn.ensemble import RandomForestClassifier
@@ -113,6 +157,7 @@ def build(tmp: Path) -> dict[str, tuple[Any, Any]]:
     zoo["hf"] = (gpt, lambda m: [type(m).__name__, m.training,
                                  m(ids).logits.detach().numpy().round(5).tolist()])
     zoo["hf-tokenizer"] = (_tokenizer(), lambda tk: tk("the cat sat on a mat")["input_ids"])
+    zoo.update(_more_hf(tmp))
     report = tmp / "report.html"
     report.write_text("<h1>eval</h1>\n", encoding="utf-8")
     zoo["file"] = (report, lambda p: [p.name, p.read_text(encoding="utf-8")])
@@ -135,7 +180,8 @@ def build(tmp: Path) -> dict[str, tuple[Any, Any]]:
 
 
 EXPECTED_FORMAT = {"skops-forest": "skops", "xgboost-booster": "xgboost",
-                   "lightgbm-booster": "lightgbm", "hf-tokenizer": "hf"}
+                   "lightgbm-booster": "lightgbm", "hf-tokenizer": "hf", "hf-diffusers": "hf",
+                   "hf-sentence-transformers": "hf", "hf-peft": "hf"}
 
 
 def main(argv: list[str]) -> None:
@@ -150,7 +196,8 @@ def main(argv: list[str]) -> None:
             mv = store.register(name, obj)
             result[name] = {"format": mv.format, "digest": mv.digest, "pred": predict(obj)}
         else:
-            loaded = store.load(name, safe=name != "pickle")
+            into = peft_base() if name == "hf-peft" else None  # an adapter needs its base
+            loaded = store.load(name, safe=name != "pickle", into=into)
             result[name] = {"type": type(loaded).__name__, "pred": predict(loaded)}
     Path(out).write_text(json.dumps(result), encoding="utf-8")
 

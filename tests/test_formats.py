@@ -47,7 +47,8 @@ from format_zoo import EXPECTED_FORMAT  # noqa: E402
 
 NAMES = ["npy", "torch-module", "safetensors", "torch-state", "skops", "skops-forest",
          "xgboost", "xgboost-booster", "lightgbm", "lightgbm-booster", "catboost", "keras",
-         "onnx", "hf", "hf-tokenizer", "file", "folder", "bytes", "json", "bundle", "pickle"]
+         "onnx", "hf", "hf-tokenizer", "hf-diffusers", "hf-sentence-transformers", "hf-peft",
+         "file", "folder", "bytes", "json", "bundle", "pickle"]
 
 
 @pytest.mark.slow
@@ -73,6 +74,8 @@ def test_loaded_models_are_the_registered_classes(zoo_runs: dict[str, dict[str, 
     assert types["xgboost"] == "XGBClassifier" and types["xgboost-booster"] == "Booster"
     assert types["lightgbm"] == "LGBMClassifier" and types["catboost"] == "CatBoostClassifier"
     assert types["hf"] == "GPT2LMHeadModel" and types["keras"] == "Sequential"
+    assert types["hf-diffusers"] == "UNet2DModel" and types["hf-peft"] == "PeftModel"
+    assert types["hf-sentence-transformers"] == "SentenceTransformer"
     assert types["file"] == types["folder"] == "PosixPath" and types["bundle"] == "dict"
 
 

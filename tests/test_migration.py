@@ -124,8 +124,8 @@ def test_a_schema_4_store_gains_the_artifact_columns_and_loads_as_before(
     store.close()
     db = tmp_path / "store" / "registry.db"
     with sqlite3.connect(db) as conn:  # schema 4: no record schema, no artifact column
-        conn.execute("ALTER TABLE versions DROP COLUMN schema")
-        conn.execute("ALTER TABLE versions DROP COLUMN artifact")
+        for column in ("schema", "blobs", "artifact"):
+            conn.execute(f"ALTER TABLE versions DROP COLUMN {column}")
         conn.execute("PRAGMA user_version = 4")
     reopened = modelver.open(uri)
     again = reopened.resolve("fraud", "latest")

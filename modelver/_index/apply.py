@@ -182,8 +182,8 @@ def _run(conn: sqlite3.Connection, name: str, seq: int, run: dict[str, Any]) -> 
 
 
 def _artifact_column(version: dict[str, Any]) -> str | None:
-    """A version's artifact members, blobs and requirements as JSON; None when empty."""
-    extra = {k: version[k] for k in ("artifacts", "blobs", "requirements") if version.get(k)}
+    """A version's bundle members and requirements as JSON; None when it has neither."""
+    extra = {k: version[k] for k in ("artifacts", "requirements") if version.get(k)}
     return canonical(extra) if extra else None
 
 
@@ -192,13 +192,14 @@ def _version(conn: sqlite3.Connection, name: str, seq: int, version: dict[str, A
     parsed = parse_version(number)
     conn.execute(
         "INSERT INTO versions (name, version, sort_key, pre, digest, format, size, run_id, "
-        "parents, tags, created_at, created_by, seq, schema, artifact) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "parents, tags, created_at, created_by, seq, schema, blobs, artifact) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (name, number, sort_key(parsed), int(parsed.pre is not None),
          version["digest"], version["format"], version["size"], version.get("run_id"),
          canonical(version.get("parents") or []), canonical(version.get("tags") or {}),
          version["created_at"], version.get("created_by", ""), seq,
-         version.get("schema_version", 1), _artifact_column(version)),
+         version.get("schema_version", 1), " ".join(version.get("blobs") or ()) or None,
+         _artifact_column(version)),
     )
     child = f"{name}@{number}"
     conn.executemany(

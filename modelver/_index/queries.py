@@ -8,6 +8,7 @@ are read from the entry each row came from (its one stored copy); the hot lists
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -34,7 +35,7 @@ _RERUNS = ("(SELECT json_group_array(rr.id) FROM runs rr WHERE rr.version = "
            "v.name || '@' || v.version AND rr.id IS NOT v.run_id)")
 _V = ("SELECT v.name, v.version, v.digest, v.format, v.size, v.run_id, v.parents, v.tags, "
       f"v.created_at, v.created_by, json_extract(te.text, '$.body.tombstone'), {_RERUNS}, "
-      "v.schema, v.artifact "
+      "v.schema, v.blobs, v.artifact "
       f"FROM versions v {_TOMB}")
 _LIVE = "NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.name = v.name AND t.version = v.version)"
 _RUN = ("SELECT json_extract(e.text, '$.body.run') FROM runs r "
@@ -78,20 +79,34 @@ def _time(text: str) -> datetime:
 
 def _version(row: tuple[Any, ...]) -> ModelVersion:
     (name, version, digest, fmt, size, run_id, parents, tags, created, by, tomb, reruns,
-     schema, artifact) = row
+     schema, blobs, artifact) = row
     deleted = None if tomb is None else structure(json.loads(tomb), Tombstone)
-    extra: dict[str, Any] = {}
-    if artifact is not None:
-        extra = json.loads(artifact)
-        if "artifacts" in extra:
-            extra["artifacts"] = {k: Artifact(**a) for k, a in extra["artifacts"].items()}
+    extra: dict[str, Any] = {} if artifact is None else _artifact_fields(artifact)
     # Most versions have no parents, tags or reruns: skip the JSON parser for those.
     return ModelVersion(name=name, version=version, digest=digest, format=fmt, size=size,
                         run_id=run_id, parents=[] if parents == "[]" else json.loads(parents),
                         tags={} if tags == "{}" else json.loads(tags),
                         created_at=_time(created), created_by=by, deleted=deleted,
                         reruns=[] if reruns in (None, "[]") else json.loads(reruns),
-                        schema_version=schema, **extra)
+                        schema_version=schema, blobs=blobs.split() if blobs else [], **extra)
+
+
+@functools.lru_cache(maxsize=256)
+def _artifact_json(text: str) -> dict[str, Any]:
+    """The parsed ``artifact`` column; versions of one model mostly share theirs (the same
+    requirements), so each text is parsed once."""
+    return dict(json.loads(text))
+
+
+def _artifact_fields(text: str) -> dict[str, Any]:
+    """``artifacts`` and ``requirements`` of a version row, as fresh objects."""
+    parsed = _artifact_json(text)
+    out: dict[str, Any] = {}
+    if "requirements" in parsed:
+        out["requirements"] = dict(parsed["requirements"])
+    if "artifacts" in parsed:
+        out["artifacts"] = {k: Artifact(**a) for k, a in parsed["artifacts"].items()}
+    return out
 
 
 def _runs(rows: Iterable[tuple[Any, ...]]) -> list[Run]:
@@ -374,11 +389,11 @@ class Queries:
         be data fingerprints, so ``verify`` does not expect them to exist.
         """
         refs: dict[str, str] = {}
-        for n, v, d, artifact in self.index.query(
-                f"SELECT v.name, v.version, v.digest, v.artifact FROM versions v WHERE {_LIVE} "
+        for n, v, d, blobs in self.index.query(
+                f"SELECT v.name, v.version, v.digest, v.blobs FROM versions v WHERE {_LIVE} "
                 "ORDER BY v.name, v.sort_key"):
             refs.setdefault(d, f"{n}@{v}")
-            for blob in json.loads(artifact).get("blobs", ()) if artifact else ():
+            for blob in blobs.split() if blobs else ():
                 refs.setdefault(blob, f"{n}@{v} (a file of its artifact)")
         for digest, owner in self.code_blobs().items():
             refs.setdefault(digest, owner)

@@ -11,8 +11,8 @@ The schema is plain DDL, created and upgraded only when ``PRAGMA user_version``
 says it is needed. An upgrade rebuilds the derived tables by replaying ``entries``
 (schema 1 stored each record twice; schema 3 added the ``quarantine`` of entries
 that cannot be applied; schema 4 shortened ``sort_key`` and dropped an index that
-duplicated ``versions_sorted``; schema 5 added a version's record schema and its
-artifact's members, blobs and requirements). (Schema 1 used sqlite-utils'
+duplicated ``versions_sorted``; schema 5 added a version's record schema, the blobs
+its artifact is made of, and its members and requirements). (Schema 1 used sqlite-utils'
 migrations; its bookkeeping table is left in place and unused.)
 """
 
@@ -49,7 +49,7 @@ CREATE TABLE versions (
     pre INTEGER NOT NULL, digest TEXT NOT NULL, format TEXT NOT NULL,
     size INTEGER NOT NULL, run_id TEXT, parents TEXT NOT NULL, tags TEXT NOT NULL,
     created_at TEXT NOT NULL, created_by TEXT NOT NULL, seq INTEGER NOT NULL,
-    schema INTEGER NOT NULL, artifact TEXT,
+    schema INTEGER NOT NULL, blobs TEXT, artifact TEXT,
     PRIMARY KEY (name, version));
 CREATE INDEX versions_sorted ON versions (name, sort_key);
 CREATE INDEX versions_digest ON versions (digest);
