@@ -365,3 +365,30 @@ def test_push_copies_every_file_of_an_artifact(store: modelver.Store, tmp_path: 
     again = modelver.open(str(tmp_path / "other")).load("m", mv.version)
     assert (again["weights"] / "b.bin").read_bytes() == b"b" * 100
     assert target.verify().ok
+
+
+def test_a_rewritten_zip_is_valid_sorted_and_the_same_every_time(tmp_path: Path) -> None:
+    import zipfile
+
+    from modelver.formats._zips import rewrite
+
+    def make(path: Path, order: list[str]) -> None:
+        with zipfile.ZipFile(path, "w") as z:
+            for name in order:
+                z.writestr(name, name.encode() * 1000, compress_type=zipfile.ZIP_DEFLATED
+                           if name.endswith(".z") else zipfile.ZIP_STORED)
+            z.writestr("meta.json", b'{"saved": "now"}')
+
+    a, b = tmp_path / "a.zip", tmp_path / "b.zip"
+    make(a, ["9.npy", "1.npy", "x.z"])
+    make(b, ["1.npy", "x.z", "9.npy"])
+    for path in (a, b):
+        rewrite(path, rename=lambda n: n.replace("9.npy", "0.npy"),
+                edit={"meta.json": lambda data: b"{}"})
+    assert a.read_bytes() == b.read_bytes()
+    with zipfile.ZipFile(a) as z:
+        assert z.testzip() is None  # every member's CRC checks out
+        assert z.namelist() == ["0.npy", "1.npy", "meta.json", "x.z"]
+        assert z.read("0.npy") == b"9.npy" * 1000 and z.read("x.z") == b"x.z" * 1000
+        assert z.read("meta.json") == b"{}"
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
