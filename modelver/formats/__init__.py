@@ -26,8 +26,9 @@ format              registered object                                       safe
 ``pickle``          anything else                                           no
 ==================  ======================================================  =====
 
-Add a format by subclassing :class:`Format` and calling :func:`register`, or by
-declaring it in the entry-point group ``modelver.formats`` (read on the first save or
+Add a format by subclassing :class:`Format` and calling :func:`register` (asked before
+every built-in), or by declaring it in the entry-point group ``modelver.formats``
+(asked for objects no built-in format but ``pickle`` takes; read on the first save or
 load that needs it, never at import)::
 
     class ParquetFrame(modelver.formats.Format):
