@@ -42,10 +42,10 @@ _WARM_LOCK = threading.Lock()
 def _warm_up() -> None:
     """What the first run of a process needs at its end, read while it trains: the
     record converter (importing cattrs, which compiles a function per record class on
-    first use), the modules that store the model and register it, the package list
-    and the hardware facts."""
+    first use), the modules that store the model and register it, the package list,
+    the hardware facts, and the formats of the frameworks imported (skops, safetensors)."""
     try:
-        from . import _bump, _load, _register  # noqa: F401 - imported for the run's end
+        from . import _artifacts, _bump, _load, _register  # noqa: F401 - for the run's end
         from ._capture.environment import packages
         from ._capture.hardware import capture_hardware
         from ._records import Environment, GpuInfo, Hardware, Resources, Tombstone
@@ -61,6 +61,9 @@ def _warm_up() -> None:
             structure(unstructure(record), type(record))
         packages()
         capture_hardware()
+        from .formats._registry import prepare_imported
+
+        prepare_imported()  # skops alone takes a second or more to import
     except Exception:  # noqa: S110 - finish() reads them again and reports any failure
         pass
 

@@ -51,6 +51,10 @@ class Format:
         """The model, from the folder ``path`` (read-only, verified) and ``meta``."""
         raise NotImplementedError
 
+    def prepare(self) -> None:
+        """Import what :meth:`save` needs (a run calls it in the background while the
+        function trains, when the format's framework is imported); by default nothing."""
+
     def requirements(self, obj: Any) -> tuple[str, ...]:
         """The modules this object needs when loaded (by default :attr:`modules`)."""
         return self.modules

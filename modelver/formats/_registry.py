@@ -167,6 +167,14 @@ def choose(obj: Any, *, member: bool = False) -> Format:
     return _claimed_by_plugin(obj) or _builtin("pickle")
 
 
+def prepare_imported() -> None:
+    """Import, ahead of a save, the formats (and what they need) of every framework that
+    is imported now: a run does it in the background while the function trains."""
+    for name, needs in _NEEDS.items():
+        if any(m in sys.modules for m in needs):
+            _builtin(name).prepare()
+
+
 def is_safe(name: str) -> bool:
     """Whether loading the format named ``name`` runs no code from the artifact."""
     return get(name).safe

@@ -71,6 +71,11 @@ class SkopsFormat(Format):
         base = sys.modules.get("sklearn.base")
         return base is not None and isinstance(obj, base.BaseEstimator)
 
+    def prepare(self) -> None:
+        """Import skops (about a second and more: it imports every scikit-learn module
+        to list the types it trusts)."""
+        import skops.io  # noqa: F401
+
     def save(self, obj: Any, dest: Path) -> None:
         """``skops.io.dump``, renumbered and rewritten so the bytes are reproducible."""
         import zipfile

@@ -101,6 +101,10 @@ class SafetensorsFormat(Format):
         return ("safetensors", "torch") if _is_tensor(next(iter(obj.values()))) else (
             "safetensors", "numpy")
 
+    def prepare(self) -> None:
+        """Import safetensors' torch helpers."""
+        import safetensors.torch  # noqa: F401
+
     def save(self, obj: Any, dest: Path) -> Mapping[str, Any]:
         """One ``.safetensors`` file; the key order and shared tensors in ``meta``."""
         if _is_tensor(next(iter(obj.values()))):
@@ -265,6 +269,10 @@ class TorchModuleFormat(Format):
         """An ``nn.Module``."""
         torch = sys.modules.get("torch")
         return torch is not None and isinstance(obj, torch.nn.Module)
+
+    def prepare(self) -> None:
+        """Import safetensors' torch helpers."""
+        import safetensors.torch  # noqa: F401
 
     def save(self, obj: Any, dest: Path) -> Mapping[str, Any]:
         """``model.safetensors`` and the class, the arguments and the key order."""
