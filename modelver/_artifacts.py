@@ -60,9 +60,6 @@ class Sink(Protocol):
                  move: bool = False) -> tuple[str, int]:
         """Store a file as a blob (``digest`` trusted; ``move`` hands the file over)."""
 
-    def put_bytes(self, data: bytes) -> tuple[str, int]:
-        """Store bytes as a blob."""
-
 
 @attrs.frozen
 class Stored:

@@ -79,9 +79,6 @@ class BlobSink(Protocol):
                  move: bool = False) -> tuple[str, int]:
         """Store a file as a blob, trusting ``digest``; with ``move``, take the file over."""
 
-    def put_bytes(self, data: bytes) -> tuple[str, int]:
-        """Store bytes as a blob."""
-
 
 def _env_max_bytes() -> int:
     env = os.environ.get("MODELVER_LOAD_CACHE_BYTES")

@@ -54,3 +54,7 @@ from ._base import Format
 from ._registry import choose, get, names, register, unregister
 
 __all__ = ["Format", "choose", "get", "names", "register", "unregister"]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -17,7 +17,7 @@ from typing import Any
 from .._errors import ModelverError
 from ._base import Format
 
-__all__ = ["BUILTIN", "choose", "get", "names", "register"]
+__all__ = ["BUILTIN", "choose", "get", "names", "prepare_imported", "register", "unregister"]
 
 # Built-in formats in the order they are asked to claim an object: the specific before
 # the general (keras and hf models are torch modules too), pickle last.
@@ -173,8 +173,3 @@ def prepare_imported() -> None:
     for name, needs in _NEEDS.items():
         if any(m in sys.modules for m in needs):
             _builtin(name).prepare()
-
-
-def is_safe(name: str) -> bool:
-    """Whether loading the format named ``name`` runs no code from the artifact."""
-    return get(name).safe
