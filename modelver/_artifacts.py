@@ -198,7 +198,12 @@ def _publish_tree(root: str, sink: Sink) -> tuple[dict[str, tuple[str, int]], li
             dirs.append(rel.replace(os.sep, "/"))
         paths.extend(os.path.join(folder, f) for f in sorted(fnames))
 
+    from .formats._base import written_digest
+
     def publish(path: str) -> tuple[str, int]:
+        digest = written_digest(path)  # hashed while the format wrote it
+        if digest is not None:
+            return sink.put_file(path, digest=digest, move=True)
         try:
             with open(path, "rb") as f:
                 digest, _ = hash_stream(f)

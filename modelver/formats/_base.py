@@ -7,15 +7,20 @@ into a manifest of per-file blobs; formats never see digests, blobs or remote st
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib
+import os
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from .._errors import ModelverError
 
-__all__ = ["Format", "class_path", "import_class", "type_module"]
+__all__ = ["Format", "class_path", "hashed_file", "import_class", "type_module",
+           "written_digest"]
 
 
 class Format:
@@ -94,3 +99,60 @@ def import_class(path: str, what: str) -> Any:
                                 "(was it renamed or moved since the version was registered?)"
                                 ) from None
     return target
+
+
+class _HashingWriter:
+    """A write-only file that hashes (sha256) what passes through it."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        view = view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
+        self.hash.update(view)
+        self._out.write(view)
+        self.size += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+_WRITTEN: dict[str, tuple[str, tuple[int, int, int]]] = {}
+_WRITTEN_LOCK = threading.Lock()
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+@contextlib.contextmanager
+def hashed_file(path: Path) -> Iterator[Any]:
+    """Open ``path`` to write a format's file, hashing it as it is written, so that the
+    store does not read it again to hash it (one pass over a large model fewer)."""
+    with open(path, "wb") as raw:
+        writer = _HashingWriter(raw)
+        yield writer
+    with _WRITTEN_LOCK:
+        _WRITTEN[os.path.abspath(path)] = ("sha256:" + writer.hash.hexdigest(),
+                                           _identity(os.stat(path)))
+
+
+def written_digest(path: str) -> str | None:
+    """The digest :func:`hashed_file` computed for ``path``, if the file is still exactly
+    as it was then written (same size, time and inode); else None."""
+    with _WRITTEN_LOCK:
+        entry = _WRITTEN.pop(os.path.abspath(path), None)
+    if entry is None:
+        return None
+    try:
+        same = _identity(os.stat(path)) == entry[1]
+    except OSError:
+        return None
+    return entry[0] if same else None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import IntegrityError
-from ._base import Format
+from ._base import Format, hashed_file
 
 __all__ = ["FORMATS", "member_name_ok"]
 
@@ -35,8 +35,8 @@ class BytesFormat(Format):
 
     def save(self, obj: Any, dest: Path) -> None:
         """The bytes, as ``data.bin``."""
-        with open(dest / "data.bin", "wb") as out:
-            out.write(memoryview(obj).cast("B"))
+        with hashed_file(dest / "data.bin") as out:
+            out.write(obj)
 
     def load(self, path: Path, meta: Mapping[str, Any], **options: Any) -> bytes:
         """The bytes."""
@@ -59,7 +59,7 @@ class NpyFormat(Format):
         """``np.save`` with pickles refused."""
         import numpy as np
 
-        with open(dest / "array.npy", "wb") as out:
+        with hashed_file(dest / "array.npy") as out:
             np.save(out, obj, allow_pickle=False)
 
     def load(self, path: Path, meta: Mapping[str, Any], **options: Any) -> Any:
@@ -153,7 +153,7 @@ class PickleFormat(Format):
 
     def save(self, obj: Any, dest: Path) -> None:
         """``pickle.dump``, protocol 5."""
-        with open(dest / "model.pkl", "wb") as out:
+        with hashed_file(dest / "model.pkl") as out:
             pickle.dump(obj, out, protocol=5)
 
     def load(self, path: Path, meta: Mapping[str, Any], **options: Any) -> Any:
