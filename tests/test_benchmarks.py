@@ -22,6 +22,7 @@ RUNS = {
     "bench_capture.py": (["--load-mb", "1", "--calls", "2"], "load"),
     "bench_fingerprint.py": (["--size-mb", "1", "--files", "10", "--repeat", "1"], "folder"),
     "bench_load.py": (["--file-mb", "1", "--model-mb", "1", "--repeat", "1"], "npy"),
+    "bench_formats.py": (["--mb", "4", "--sklearn-mb", "1", "--repeat", "1"], "| skops |"),
     "bench_vs_mlflow.py": (["--no-mlflow", "--repeat", "1", "--versions", "50"], "modelver ls"),
     "bench_remote.py": (["--versions", "40", "--repeat", "2", "--load-mb", "1"], "catch"),
 }
