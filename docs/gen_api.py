@@ -28,6 +28,7 @@ GROUPS: list[tuple[str, list[str]]] = [
                   "promote", "rollback", "alias_history"]),
     ("Lineage, diff and retention", ["lineage", "used_by", "diff", "hold", "release",
                                      "RetentionPolicy"]),
+    ("Rebuild and audit", ["checkout_data", "reproduce", "Reproduction"]),
     ("Pinning versions", ["lock", "use_lock", "pin"]),
     ("Stores", ["open", "configure", "configured", "Store", "push", "pull"]),
     ("Records", ["ModelVersion", "Run", "AliasEvent", "DataFingerprint", "CodeInfo", "Seeds",

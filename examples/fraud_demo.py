@@ -1,4 +1,4 @@
-"""End-to-end demo: train a fraud model twice, promote, load in a fresh process, roll back.
+"""End-to-end demo: train, promote, load in a fresh process, roll back, rebuild, audit.
 
 Run with ``make demo``. It makes its own synthetic data and a throwaway store, so it
 can be run again and again; nothing outside a temporary folder is written.
@@ -34,7 +34,9 @@ def make_transactions(path: str, *, seed: int, rows: int = 2_000) -> str:
     return path
 
 
-@modelver.versioned_training("fraud", data=("train_path",), seed=42)
+# snapshot=True stores the training file's bytes (once per distinct content), so the
+# version can be rebuilt later even if the file is changed or deleted.
+@modelver.versioned_training("fraud", data=("train_path",), seed=42, snapshot=True)
 def train(train_path: str, n_estimators: int = 100, max_depth: int = 6
           ) -> RandomForestClassifier:
     """Train a random forest on the transactions file."""
@@ -143,7 +145,14 @@ def main() -> None:
               f"{event.to_version:<6} by {event.by}: {event.reason}")
     print(f"prod is now {modelver.resolve('fraud', 'prod').ref}")
 
-    section("8. verify the store")
+    section("8. rebuild 0.2.1 from its record in a fresh process, and compare digests")
+    os.remove(february)  # the snapshot is what the rebuild reads
+    result = modelver.reproduce("fraud", v3.version)
+    print(result)
+    if not result.identical:
+        sys.exit(1)
+
+    section("9. verify the store")
     report = store.verify()
     print(report)
     if not report.ok:

@@ -21,6 +21,7 @@ from ._errors import (
     InvalidName,
     ModelverError,
     NotFound,
+    NotReproducible,
     Protected,
     StoreError,
     UnsafeFormat,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from . import formats
     from ._api import (
         alias_history,
+        checkout_data,
         diff,
         fingerprint,
         get_run,
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
         push,
         register,
         release,
+        reproduce,
         resolve,
         rollback,
         runs,
@@ -75,6 +78,7 @@ if TYPE_CHECKING:
         Seeds,
         Tombstone,
     )
+    from ._reproduce import Reproduction
     from ._resolve import split_ref
     from ._retention import PlannedDeletion, RetentionPlan, RetentionPolicy
     from ._run import ActiveRun, CaptureWarning, current_run
@@ -89,6 +93,9 @@ if TYPE_CHECKING:
 # when it first calls ``load``, a training script for capture when a run starts.
 _LAZY = {
     "alias_history": "_api",
+    "checkout_data": "_api",
+    "reproduce": "_api",
+    "Reproduction": "_reproduce",
     "diff": "_api",
     "fingerprint": "_api",
     "get_run": "_api",
@@ -186,10 +193,12 @@ __all__ = [
     "ModelVersion",
     "ModelverError",
     "NotFound",
+    "NotReproducible",
     "PlannedDeletion",
     "Problem",
     "Protected",
     "QuarantineWarning",
+    "Reproduction",
     "Resources",
     "RetentionPlan",
     "RetentionPolicy",
@@ -207,6 +216,7 @@ __all__ = [
     "VersionList",
     "__version__",
     "alias_history",
+    "checkout_data",
     "configure",
     "configured",
     "current_run",
@@ -229,6 +239,7 @@ __all__ = [
     "push",
     "register",
     "release",
+    "reproduce",
     "resolve",
     "rollback",
     "runs",

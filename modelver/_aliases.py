@@ -18,7 +18,7 @@ from ._serde import record_data
 from ._user import current_user
 from ._versions import is_version, normalize
 
-__all__ = ["checked_alias", "hold", "move_alias"]
+__all__ = ["checked_alias", "hold", "missing_alias", "move_alias"]
 
 
 def checked_alias(alias: str) -> str:
@@ -102,3 +102,19 @@ def hold(chain: Chain, mv: ModelVersion, reason: str, *, release: bool = False) 
 
     chain.append(mv.name, build)
     return record
+
+
+def missing_alias(q: Queries, name: str, alias: str, uri: str) -> NotFound:
+    """The error for an alias a model never had, with the nearest names or aliases."""
+    from ._names import closest
+
+    known = q.alias_names(name)
+    if not known and not q.has_model(name):
+        near = closest(name, q.names())
+        return NotFound(f"no model named {name!r} in {uri!r}"
+                        + (f"; did you mean {', '.join(near)}?" if near else ""))
+    near = closest(alias, known)
+    return NotFound(f"{name!r} has never had an alias {alias!r}"
+                    + (f"; did you mean {', '.join(near)}?" if near else "")
+                    + (f" (its aliases: {', '.join(known)})" if known else
+                       " (it has no aliases yet)"))

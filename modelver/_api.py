@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._config import default_store
@@ -16,13 +18,15 @@ if TYPE_CHECKING:
     from ._lineage import Lineage
     from ._lists import AliasHistory, RunList, VersionList
     from ._locking import LockFile
+    from ._reproduce import Reproduction
     from ._store import Store
     from ._transfer import TransferReport
 
 __all__ = [
-    "alias_history", "diff", "fingerprint", "get_run", "hold", "lineage", "load", "lock",
-    "log_data", "log_metrics", "log_params", "promote", "pull", "push", "register", "release",
-    "resolve", "rollback", "runs", "use_lock", "used_by", "versions",
+    "alias_history", "checkout_data", "diff", "fingerprint", "get_run", "hold", "lineage",
+    "load", "lock", "log_data", "log_metrics", "log_params", "promote", "pull", "push",
+    "register", "release", "reproduce", "resolve", "rollback", "runs", "use_lock", "used_by",
+    "versions",
 ]
 
 
@@ -108,6 +112,18 @@ def hold(name: str, version: str, reason: str) -> Hold:
 def release(name: str, version: str, reason: str = "released") -> Hold:
     """Release a hold."""
     return default_store().release(name, version, reason)
+
+
+def checkout_data(name: str, ref: str, key: str, dest: str | os.PathLike[str]) -> Path:
+    """Write a version's data snapshot ``key`` to ``dest`` (see :meth:`Store.checkout_data`)."""
+    return default_store().checkout_data(name, ref, key, dest)
+
+
+def reproduce(name: str, ref: str = "latest", *, workdir: str | None = None
+              ) -> Reproduction:
+    """Rebuild a version of the default store and compare digests
+    (see :meth:`Store.reproduce`)."""
+    return default_store().reproduce(name, ref, workdir=workdir)
 
 
 def push(name: str, ref: str = "latest", *, to: Store | str,

@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from ._records import ModelVersion
     from .formats import Format
 
-__all__ = ["Stored", "check_safe", "load_tree", "store_artifact", "warn_environment"]
+__all__ = ["MANIFEST_KIND", "Sink", "Stored", "check_safe", "load_tree", "put_manifest",
+           "read_manifest", "store_artifact", "warn_environment"]
 
 MANIFEST_KIND = "modelver-artifact/1"
 
@@ -117,7 +118,7 @@ def store_artifact(obj: Any, sink: Sink, *, extras: Mapping[str, Any] | None = N
                for key, value in obj.items()}
     manifest = {"kind": MANIFEST_KIND, "format": "bundle", "meta": {"order": list(obj)},
                 "members": {k: [m.digest, m.format, m.size] for k, m in members.items()}}
-    digest = _put_manifest(manifest, sink)
+    digest = put_manifest(manifest, sink)
     blobs = sorted({d for m in members.values() for d in (m.digest, *m.blobs)})
     requirements: dict[str, str] = {}
     for m in members.values():
@@ -127,7 +128,7 @@ def store_artifact(obj: Any, sink: Sink, *, extras: Mapping[str, Any] | None = N
                   dict(sorted(requirements.items())))
 
 
-def _put_manifest(manifest: dict[str, Any], sink: Sink) -> str:
+def put_manifest(manifest: dict[str, Any], sink: Sink) -> str:
     """Publish a manifest from a staged file, as the files were: a remote store keeps
     this machine's copy, from which a registration puts it back if a concurrent ``gc``
     took it before the version was recorded."""
@@ -180,7 +181,7 @@ def _store_one(obj: Any, fmt: Format, sink: Sink) -> Stored:
         shutil.rmtree(tmp, ignore_errors=True)
     manifest = {"kind": MANIFEST_KIND, "format": fmt.name, "meta": dict(meta or {}),
                 "files": {rel: [d, size] for rel, (d, size) in files.items()}, "dirs": dirs}
-    digest = _put_manifest(manifest, sink)
+    digest = put_manifest(manifest, sink)
     requirements = {m: v for m in fmt.requirements(obj) if (v := _module_version(m))}
     return Stored(digest, sum(size for _, size in files.values()), fmt.name,
                   sorted({d for d, _ in files.values()}), {}, dict(sorted(requirements.items())))

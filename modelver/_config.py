@@ -34,21 +34,25 @@ def discover_uri(start: str | None = None) -> str:
 
 
 def open_store(uri: str | None = None, storage_options: Mapping[str, Any] | None = None,
-               *, safe: bool = False, offline: str = "warn") -> Store:
+               *, safe: bool = False, offline: str = "warn",
+               snapshot: bool | None = None) -> Store:
     """Open a store; without arguments, the default store of this process.
 
     ``uri`` is a folder (``./.modelver``), ``sqlite:///path/registry.db``, or an fsspec
     URL (``s3://bucket/prefix``, ``memory://name``, ``file:///path``);
     ``storage_options`` go to fsspec; ``safe=True`` refuses pickle on load;
-    ``offline="error"`` refuses stale reads when a remote store is unreachable.
+    ``offline="error"`` refuses stale reads when a remote store is unreachable;
+    ``snapshot=True`` makes runs into it store their data (see ``versioned_training``).
     """
-    if uri is None and storage_options is None and not safe and offline == "warn":
+    if (uri is None and storage_options is None and not safe and offline == "warn"
+            and snapshot is None):
         return default_store()
-    return Store.open(uri or discover_uri(), storage_options, safe=safe, offline=offline)
+    return Store.open(uri or discover_uri(), storage_options, safe=safe, offline=offline,
+                      snapshot=snapshot)
 
 
 def configure(uri: str | Store | None, storage_options: Mapping[str, Any] | None = None,
-              *, safe: bool = False) -> Store | None:
+              *, safe: bool = False, snapshot: bool | None = None) -> Store | None:
     """Set the process-wide default store (None goes back to discovery).
 
     ``uri`` is a store or what :func:`open` takes; returns the store now the default
@@ -61,7 +65,7 @@ def configure(uri: str | Store | None, storage_options: Mapping[str, Any] | None
         elif isinstance(uri, Store):
             _configured = uri
         else:
-            _configured = Store.open(uri, storage_options, safe=safe)
+            _configured = Store.open(uri, storage_options, safe=safe, snapshot=snapshot)
         return _configured
 
 

@@ -25,7 +25,7 @@ from ._records import CodeInfo, DataFingerprint, Environment, Hardware, ModelVer
 from ._render import render
 from ._serde import unstructure
 
-__all__ = ["Change", "Diff", "FunctionIdentity", "Section", "diff"]
+__all__ = ["Change", "Diff", "FunctionIdentity", "Section", "diff", "environment_differences"]
 
 SECTIONS = ("params", "data", "code", "seeds", "environment", "hardware", "metrics")
 
@@ -313,3 +313,28 @@ def diff(a: ModelVersion, run_a: Run | None, b: ModelVersion, run_b: Run | None,
     if code_a and code_b:
         source_diff = _source_diff(read_blob, a, code_a, b, code_b, notes)
     return compare_runs(a, b, run_a, run_b, source_diff, tuple(notes))
+
+
+def environment_differences(recorded: Run, now: Run) -> list[str]:
+    """Every difference in Python, packages, platform and hardware between a run and a
+    later one, as lines: ``"package numpy: 1.26.4 recorded, 2.1.0 now"``."""
+    lines: list[str] = []
+    for name, facts in (("environment", _env_facts), ("hardware", _hardware_facts)):
+        a = facts(getattr(recorded, name))
+        b = facts(getattr(now, name))
+        if not a or not b:
+            lines.append(f"{name}: not recorded" + (" for the version" if not a else " now"))
+            continue
+        section = _compare(name, a, b)
+        label = "package " if name == "environment" else ""
+        for c in section.changed:
+            what = c.key if c.key in ("python", "implementation", "platform") or \
+                name == "hardware" else f"{label}{c.key}"
+            lines.append(f"{what}: {c.old} recorded, {c.new} now")
+        lines += [f"{label}{c.key}: not installed when recorded, {c.new} now"
+                  if name == "environment" else f"{c.key}: none recorded, {c.new} now"
+                  for c in section.added]
+        lines += [f"{label}{c.key}: {c.old} recorded, not installed now"
+                  if name == "environment" else f"{c.key}: {c.old} recorded, none now"
+                  for c in section.removed]
+    return lines

@@ -11,7 +11,8 @@
     ├── Conflict (RuntimeError)         a compare-and-swap lost (``expect=`` no longer true)
     ├── UnsafeFormat (PermissionError)  ``safe=True`` refused a format that runs code when loaded
     ├── StoreError (OSError)            the store cannot be opened or written as asked
-    └── CaptureError (RuntimeError)     recording failed under ``strict=True``
+    ├── CaptureError (RuntimeError)     recording failed under ``strict=True``
+    └── NotReproducible (RuntimeError)  ``reproduce`` lacks the code, data or params as they were
 
 Messages say what to do next.
 """
@@ -27,6 +28,7 @@ __all__ = [
     "InvalidName",
     "ModelverError",
     "NotFound",
+    "NotReproducible",
     "Protected",
     "StoreError",
     "UnsafeFormat",
@@ -81,6 +83,11 @@ class StoreError(ModelverError, OSError):
 
 class CaptureError(ModelverError, RuntimeError):
     """Recording a run failed and ``strict=True`` asked for an error instead of a warning."""
+
+
+class NotReproducible(ModelverError, RuntimeError):
+    """A version cannot be rebuilt: its code, data or parameters are not available as
+    they were (the message says which), or the training function failed."""
 
 
 class EnvironmentWarning(UserWarning):

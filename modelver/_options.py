@@ -85,6 +85,12 @@ def _strict(_: Any, __: Any, value: object) -> None:
         raise InvalidName(f"strict must be True, False or None, not {value!r}")
 
 
+def _snapshot(value: bool | Iterable[str] | str | None) -> bool | tuple[str, ...] | None:
+    if value is None or isinstance(value, bool):
+        return value
+    return texts(value, "snapshot")
+
+
 def _store(value: Store | str | None) -> Store | None:
     if value is None or isinstance(value, Store):
         return value
@@ -100,7 +106,9 @@ class RunOptions:
     ``seed``: an int, ``"auto"`` (draw, set, record) or None (leave RNGs alone);
     ``bump``/``version`` override automatic versioning; ``parents`` are
     ``name@ref`` texts; ``allow_env`` lists environment variables whose values may be
-    recorded; ``strict`` makes recording problems errors (default: under pytest).
+    recorded; ``strict`` makes recording problems errors (default: under pytest);
+    ``snapshot`` is True (store the content of all data), data argument names, False,
+    or None (the store's default).
     """
 
     name: str = attrs.field(converter=check_name)
@@ -112,6 +120,7 @@ class RunOptions:
     store: Store | None = attrs.field(default=None, converter=_store, eq=False)
     strict: bool | None = attrs.field(default=None, validator=_strict)
     allow_env: tuple[str, ...] = attrs.field(default=(), converter=_allow_env)
+    snapshot: bool | tuple[str, ...] | None = attrs.field(default=None, converter=_snapshot)
 
     def check_version_free(self, store: Store) -> None:
         """Before training runs: refuse an explicit ``version`` the store already holds,

@@ -51,7 +51,8 @@ class DataFingerprint:
     ``sha256-npy``, ``etag``, ``type-only``...); ``stable`` is False when the same
     data could get another digest in another process (e.g. an object hashed by repr).
     ``schema`` holds what decides a major bump: column names and dtypes of frames,
-    dtype and trailing shape of arrays.
+    dtype and trailing shape of arrays. ``snapshot`` names the manifest of the data's
+    content stored in the store (``snapshot=`` on a run), or is None.
     """
 
     digest: str
@@ -61,6 +62,7 @@ class DataFingerprint:
     stable: bool = True
     schema: dict[str, Any] | None = None
     source: str | None = None
+    snapshot: str | None = None
     schema_version: int = SCHEMA_VERSION
 
 
@@ -75,7 +77,9 @@ class CodeInfo:
     ``user_code`` maps each user function, class and constant the function reaches
     (``"module:qualname"``) to the sha256 of its source text; ``sources_digest`` names
     the blob holding those texts (canonical JSON, key → text). ``user_code`` is None in
-    records made before modelver followed helpers.
+    records made before modelver followed helpers. ``files_digest`` names a blob of the
+    whole files of the modules that code lives in (canonical JSON, path relative to
+    the import root → text): what :func:`modelver.reproduce` runs outside git.
     """
 
     function: str | None = None
@@ -96,6 +100,7 @@ class CodeInfo:
     diff_digest: str | None = None
     user_code: dict[str, str] | None = None
     sources_digest: str | None = None
+    files_digest: str | None = None
     schema_version: int = SCHEMA_VERSION
 
 
@@ -170,7 +175,15 @@ class Resources:
 
 @attrs.frozen
 class Run:
-    """One execution of a training function or ``training()`` block."""
+    """One execution of a training function or ``training()`` block.
+
+    ``blobs`` lists the blobs its data snapshots are made of (manifests and files);
+    ``cwd`` is the working directory it ran in; ``entry`` is the decorated function
+    that ran (``module:qualname``; None for a ``training()`` block). A run made by
+    :func:`modelver.reproduce` names the version it rebuilt in ``reproduces`` (it
+    registers no version of its own) and holds the outcome in ``reproduction``:
+    ``identical``, ``digest``, ``expected``, ``metric_deltas``, ``differences``.
+    """
 
     id: str
     name: str
@@ -190,6 +203,11 @@ class Run:
     parents: list[str] = attrs.field(factory=list)
     bump_rule: str | None = None
     warnings: list[str] = attrs.field(factory=list)
+    blobs: list[str] = attrs.field(factory=list)
+    reproduces: str | None = None
+    reproduction: dict[str, Any] | None = None
+    cwd: str | None = None
+    entry: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     def _repr_html_(self) -> str:

@@ -329,6 +329,8 @@ def _apply(chain: Chain, plan: RetentionPlan) -> list[Tombstone]:
             for d in done:  # a manifest's files go too, where no live version shares them
                 mv = chain.queries.exact(d.name, d.version)
                 digests.update(mv.blobs if mv is not None else ())
+                run = chain.queries.run(mv.run_id) if mv is not None and mv.run_id else None
+                digests.update(run.blobs if run is not None else ())  # its data snapshots
             delete_unreferenced(chain, digests)
     return tombstones
 

@@ -101,7 +101,8 @@ class ActiveRun:
 
     def __init__(self, name: str, store: Store | None, *, seed: int | str | None = "auto",
                  code: CodeSnapshot | None = None, strict: bool | None = None,
-                 allow_env: Sequence[str] = ()) -> None:
+                 allow_env: Sequence[str] = (),
+                 snapshot: bool | Sequence[str] | None = None) -> None:
         self.id = os.urandom(16).hex()
         self.name = name
         self._store = store
@@ -128,6 +129,9 @@ class ActiveRun:
         self._warm: threading.Thread | None = None
         self.seeds = Seeds()
         self.started_at = utcnow()
+        self._snapshot_arg = snapshot
+        self.entry: str | None = None  # the decorated function, "module:qualname"
+        self._snapshot_blobs: dict[str, None] = {}  # ordered: files before manifests
 
     def __repr__(self) -> str:
         return f"<modelver.ActiveRun {self.name} {self.id[:8]}>"
@@ -191,16 +195,44 @@ class ActiveRun:
         with self._lock:
             self.metrics.update(values)
 
-    def log_data(self, key: str, obj: Any) -> DataFingerprint:
-        """Fingerprint a dataset and record it under ``key``."""
+    def log_data(self, key: str, obj: Any, *, snapshot: bool | None = None) -> DataFingerprint:
+        """Fingerprint a dataset and record it under ``key``; with ``snapshot=True`` (or
+        when the run snapshots this key), store its content too."""
         from ._capture.params import credentials_in
         from ._fingerprint import fingerprint
 
         with self._lock:
             self.secrets |= credentials_in(obj)
         fp = fingerprint(obj, cache=self._stat_cache())
+        if snapshot or (snapshot is None and self.snapshots(str(key))):
+            fp = self.snapshot_data(str(key), obj, fp)
         self.add_data({str(key): fp})
         return fp
+
+    def snapshots(self, key: str) -> bool:
+        """Whether this run stores the content of its data ``key`` (``snapshot=`` on the
+        run, else the store's default)."""
+        arg = self._snapshot_arg
+        if arg is None:
+            return bool(getattr(self.store, "snapshot", False))
+        if isinstance(arg, bool):
+            return arg
+        return key in arg or key.split("[", 1)[0] in arg
+
+    def snapshot_data(self, key: str, obj: Any, fp: DataFingerprint) -> DataFingerprint:
+        """Store the content of ``obj`` (fingerprinted as ``fp``) and return ``fp`` naming
+        the snapshot; a failure warns (or raises when strict) and keeps ``fp``."""
+        from ._snapshots import take
+
+        store = self.store
+        snap = self.guard(f"a snapshot of data {key!r}",
+                          lambda: take(obj, fp, store.backend, store.stat_cache), None)
+        if snap is None:
+            return fp
+        with self._lock:
+            self._snapshot_blobs.update(dict.fromkeys(snap.blobs))
+            self._snapshot_blobs[snap.digest] = None
+        return attrs.evolve(fp, snapshot=snap.digest)
 
     def add_data(self, data: Mapping[str, DataFingerprint]) -> None:
         """Record data fingerprints; one that knows only its data's type warns."""
@@ -264,7 +296,7 @@ class ActiveRun:
     def _code(self) -> CodeInfo | None:
         if self._snapshot is None:
             return None
-        from ._capture.code import with_git
+        from ._capture.code import module_files, with_git
 
         snap = self._snapshot
         for blob in snap.blobs.values():
@@ -283,8 +315,15 @@ class ActiveRun:
 
             text = canonical(reached.texts).encode("utf-8", "surrogatepass")
             sources = self.store.backend.put_bytes(text)[0]
+        files = None
+        modules = module_files(info, snap.blobs, {key.split(":", 1)[0] for key in reached.items})
+        if modules:
+            from ._serde import canonical
+
+            text = canonical(modules).encode("utf-8", "surrogatepass")
+            files = self.store.backend.put_bytes(text)[0]
         return attrs.evolve(info, user_code=dict(reached.items), sources_digest=sources,
-                            stable=info.stable and reached.stable)
+                            files_digest=files, stable=info.stable and reached.stable)
 
     def _register(self, record: Run, model: Stored | Exception, *,
                   version: str | None,
@@ -363,7 +402,8 @@ class ActiveRun:
                 hardware=self.guard("hardware", capture_hardware, None),
                 resources=resources, metrics=dict(self.metrics), error=err,
                 started_at=self.started_at, ended_at=utcnow(), parents=list(self.parents),
-                warnings=list(self.warnings),
+                warnings=list(self.warnings), blobs=list(self._snapshot_blobs),
+                cwd=self.guard("the working directory", os.getcwd, None), entry=self.entry,
             )
             self.record = record
             if model is None:

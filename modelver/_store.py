@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._chain import Chain, QuarantineWarning, StaleWarning
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from ._lists import AliasHistory, RunList, VersionList
     from ._load import ArtifactCache
     from ._locking import LockFile, LockMove
+    from ._reproduce import Reproduction
     from ._retention import RetentionPlan, RetentionPolicy
     from ._transfer import TransferReport
     from ._verify import VerifyReport
@@ -62,9 +64,15 @@ class Store:
     """
 
     def __init__(self, backend: Backend, *, safe: bool = False, offline: str = "warn",
-                 lock_file: bool = True) -> None:
+                 lock_file: bool = True, snapshot: bool | None = None) -> None:
         if offline not in ("warn", "error"):
             raise InvalidName(f"offline must be 'warn' or 'error', not {offline!r}")
+        if snapshot is not None and not isinstance(snapshot, bool):
+            raise InvalidName(f"snapshot must be True, False or None, not {snapshot!r}")
+        if snapshot is None:
+            snapshot = os.environ.get("MODELVER_SNAPSHOT", "").strip().lower() in (
+                "1", "true", "yes", "on")
+        self.snapshot = snapshot
         self.backend = backend
         self.uri = backend.uri
         self.safe = safe
@@ -77,16 +85,19 @@ class Store:
 
     @classmethod
     def open(cls, uri: str, storage_options: Mapping[str, Any] | None = None, *,
-             safe: bool = False, offline: str = "warn", lock_file: bool = True) -> Store:
+             safe: bool = False, offline: str = "warn", lock_file: bool = True,
+             snapshot: bool | None = None) -> Store:
         """Open the store at ``uri`` (a folder, ``sqlite:///…`` or an fsspec URL).
 
         ``safe=True`` refuses pickle-family formats on load; ``offline="error"`` makes an
         unreachable remote store an error instead of a warning and a stale read;
         ``lock_file=False`` makes ``resolve`` and ``load`` ignore a lock file in force
-        (pins from :func:`modelver.pin` still apply), as for an isolated test store.
+        (pins from :func:`modelver.pin` still apply), as for an isolated test store;
+        ``snapshot=True`` makes runs into this store snapshot their data unless they say
+        otherwise (None: ``MODELVER_SNAPSHOT``, else no).
         """
         return cls(open_backend(uri, storage_options), safe=safe, offline=offline,
-                   lock_file=lock_file)
+                   lock_file=lock_file, snapshot=snapshot)
 
     def __repr__(self) -> str:
         return f"<modelver.Store {self.uri!r}>"
@@ -299,6 +310,26 @@ class Store:
             raise IntegrityError(f"blob {digest} is corrupted; run `modelver verify`")
         return data
 
+    def checkout_data(self, name: str, ref: str, key: str, dest: str | os.PathLike[str]
+                      ) -> Path:
+        """Write the data snapshot ``key`` of a version's run to ``dest`` (new, or an
+        empty folder), every file verified; returns the path of the data written (a
+        file, a folder, or the ``.npy``/``.parquet`` file of an array or frame)."""
+        from ._snapshots import checkout_data
+
+        mv = self._find(name, ref)
+        run = self.get_run(mv.run_id) if mv.run_id else None
+        return checkout_data(self.backend, mv, run, key, dest)
+
+    def reproduce(self, name: str, ref: str = "latest", *, workdir: str | None = None
+                  ) -> Reproduction:
+        """Rebuild a version from its recorded code, data, params and seed in a fresh
+        process and compare digests (see :mod:`modelver._reproduce`); what is missing
+        is :class:`~modelver.NotReproducible`. ``workdir`` keeps the scratch folder."""
+        from ._reproduce import reproduce
+
+        return reproduce(self, name, ref, workdir=workdir, open_store=type(self).open)
+
     # -- aliases and holds -----------------------------------------------------
 
     def promote(self, name: str, version: str, alias: str = "prod", *,
@@ -337,18 +368,9 @@ class Store:
         self.chain.readable(name)
         events = self.chain.queries.alias_events(name, alias)
         if not events:
-            from ._names import closest
+            from ._aliases import missing_alias
 
-            known = self.chain.queries.alias_names(name)
-            if not known and not self.chain.queries.has_model(name):
-                near = closest(name, self.chain.queries.names())
-                raise NotFound(f"no model named {name!r} in {self.uri!r}"
-                               + (f"; did you mean {', '.join(near)}?" if near else ""))
-            near = closest(alias, known)
-            raise NotFound(f"{name!r} has never had an alias {alias!r}"
-                           + (f"; did you mean {', '.join(near)}?" if near else "")
-                           + (f" (its aliases: {', '.join(known)})" if known else
-                              " (it has no aliases yet)"))
+            raise missing_alias(self.chain.queries, name, alias, self.uri)
         return AliasHistory(events)
 
     def aliases(self, name: str) -> dict[str, str]:

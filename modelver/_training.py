@@ -36,15 +36,20 @@ class VersionedFunction(Generic[P, R]):
         functools.update_wrapper(self, func)
         self.name = options.name
         self.options = options
-        self._data = frozenset(texts(data, "data"))
+        snapshot = options.snapshot
+        named = frozenset(snapshot) if isinstance(snapshot, tuple) else frozenset()
+        self._data = frozenset(texts(data, "data")) | named
         self._sig = signature_of(func)
-        unknown = self._data - set(self._sig.parameters)
-        if unknown:
-            raise InvalidName(f"data= names {sorted(unknown)} that are not parameters of "
-                              f"{func.__qualname__}{self._sig}")
+        for what, names in (("data", self._data - named), ("snapshot", named)):
+            unknown = names - set(self._sig.parameters)
+            if unknown:
+                raise InvalidName(f"{what}= names {sorted(unknown)} that are not parameters "
+                                  f"of {func.__qualname__}{self._sig}")
         # The source is read once, now: editing the file later must not change what
         # this already-imported code is recorded as.
         self._code = snapshot_function(func)
+        info = self._code.info
+        self._entry = f"{info.module}:{info.function}" if info.module and info.function else None
         self.last_version: ModelVersion | None = None
         self.last_run: ActiveRun | None = None
 
@@ -53,8 +58,9 @@ class VersionedFunction(Generic[P, R]):
 
         opts = self.options
         run = ActiveRun(self.name, opts.store, seed=opts.seed, code=self._code,
-                        strict=opts.strict, allow_env=opts.allow_env)
+                        strict=opts.strict, allow_env=opts.allow_env, snapshot=opts.snapshot)
         opts.check_version_free(run.store)
+        run.entry = self._entry
         self.last_run = run
         self.last_version = None
         run.start()
@@ -67,6 +73,10 @@ class VersionedFunction(Generic[P, R]):
                 bound,
             )
             run.params.update(params)
+            if any(run.snapshots(key) for key in data):
+                values = _argument_values(self._sig, args, kwargs)
+                data = {key: run.snapshot_data(key, values[key], fp) if run.snapshots(key)
+                        and key in values else fp for key, fp in data.items()}
             run.add_data(data)
             result = self.__wrapped__(*args, **kwargs)
         except BaseException as exc:
@@ -83,11 +93,31 @@ class VersionedFunction(Generic[P, R]):
         return functools.partial(self.__call__, obj)
 
 
+def _argument_values(sig: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+                     ) -> dict[str, Any]:
+    """A call's arguments by the keys their fingerprints are recorded under."""
+    import inspect
+
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    out: dict[str, Any] = {}
+    for key, value in bound.arguments.items():
+        kind = sig.parameters[key].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            out.update(value)
+        elif kind is inspect.Parameter.VAR_POSITIONAL:
+            out.update((f"{key}[{i}]", v) for i, v in enumerate(value))
+        else:
+            out[key] = value
+    return out
+
+
 def versioned_training(name: str, *, data: Iterable[str] = (), seed: int | str | None = "auto",
                        bump: str = "auto", version: str | None = None,
                        parents: Sequence[str] = (), tags: Mapping[str, str] | None = None,
                        store: Store | str | None = None, strict: bool | None = None,
-                       allow_env: Sequence[str] = ()
+                       allow_env: Sequence[str] = (),
+                       snapshot: bool | Sequence[str] | None = None,
                        ) -> Callable[[Callable[P, R]], VersionedFunction[P, R]]:
     """Record every call of the decorated training function and register what it returns.
 
@@ -96,13 +126,17 @@ def versioned_training(name: str, *, data: Iterable[str] = (), seed: int | str |
     a text naming a path included, is a param); ``seed`` is an int, ``"auto"`` (draw,
     set, record) or None (leave RNGs alone; ``current_run().seed`` gives the seed to
     pass on); ``bump``/``version`` override automatic versioning;
-    ``allow_env`` lists environment variables whose values may be recorded.
+    ``allow_env`` lists environment variables whose values may be recorded;
+    ``snapshot`` stores the content of data arguments in the store (True for all of
+    them, or their names; None: the store's default), for :func:`modelver.reproduce`
+    and :func:`modelver.checkout_data`.
 
     >>> @versioned_training("fraud")            # doctest: +SKIP
     ... def train(path, n_estimators=100): ...
     """
     options = RunOptions(name, seed=seed, bump=bump, version=version, parents=parents,
-                         tags=tags, store=store, strict=strict, allow_env=allow_env)
+                         tags=tags, store=store, strict=strict, allow_env=allow_env,
+                         snapshot=snapshot)
 
     def decorate(func: Callable[P, R]) -> VersionedFunction[P, R]:
         return VersionedFunction(func, options, data=data)
@@ -136,7 +170,7 @@ class Training:
         code = snapshot_caller(caller) if caller is not None else None
         opts = self.options
         run = ActiveRun(self.name, opts.store, seed=opts.seed, code=code,
-                        strict=opts.strict, allow_env=opts.allow_env)
+                        strict=opts.strict, allow_env=opts.allow_env, snapshot=opts.snapshot)
         opts.check_version_free(run.store)
         self.run = run
         run.start()
@@ -157,13 +191,16 @@ def training(name: str, *, params: Mapping[str, Any] | None = None,
              data: Mapping[str, Any] | None = None, seed: int | str | None = "auto",
              bump: str = "auto", version: str | None = None, parents: Sequence[str] = (),
              tags: Mapping[str, str] | None = None, store: Store | str | None = None,
-             strict: bool | None = None, allow_env: Sequence[str] = ()) -> Training:
+             strict: bool | None = None, allow_env: Sequence[str] = (),
+             snapshot: bool | Sequence[str] | None = None) -> Training:
     """Record a block of training code as a run; ``run.log_model(m)`` registers ``m``
     when the block exits cleanly, and ``run.version`` is then the new version.
+    ``snapshot`` (True, or data keys) stores the content of the data logged.
 
     >>> with training("fraud", params={"lr": 0.1}) as run:   # doctest: +SKIP
     ...     run.log_model(fit())
     """
     options = RunOptions(name, seed=seed, bump=bump, version=version, parents=parents,
-                         tags=tags, store=store, strict=strict, allow_env=allow_env)
+                         tags=tags, store=store, strict=strict, allow_env=allow_env,
+                         snapshot=snapshot)
     return Training(options, params=params, data=data)

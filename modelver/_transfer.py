@@ -105,6 +105,8 @@ def _copy_version(src: Chain, dst: Chain, mv: ModelVersion, counts: list[int]) -
             raise NotFound(f"the run {mv.run_id} of {mv.ref} is missing from {src.uri!r}")
     for digest in [*mv.blobs, mv.digest]:  # the files of a manifest before the manifest
         _copy_blob(src, dst, digest, counts)
+    for digest in run.blobs if run is not None else ():  # data snapshots
+        _copy_blob(src, dst, digest, counts)
     if run is not None and run.code is not None:
         for field in CODE_BLOB_FIELDS:
             digest = getattr(run.code, field)

@@ -34,6 +34,7 @@ import enum
 import functools
 import hashlib
 import inspect
+import os
 import re
 import sys
 import types
@@ -50,7 +51,8 @@ from .source import Static, static
 if TYPE_CHECKING:
     from .closure import Reached
 
-__all__ = ["CodeSnapshot", "code_identity", "snapshot_caller", "snapshot_function", "with_git"]
+__all__ = ["CodeSnapshot", "code_identity", "module_files", "module_path", "snapshot_caller",
+           "snapshot_function", "with_git"]
 
 _PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 _ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]+")  # the default repr's memory address
@@ -162,6 +164,39 @@ def with_git(info: CodeInfo, git: GitState | None, diff_digest: str | None) -> C
         git_remote=None if git.remote is None else sanitize_url(git.remote),
         diff_digest=diff_digest,
     )
+
+
+def module_path(module: str, file: str) -> str:
+    """Where a module's file goes under its import root: ``pkg/mod.py``,
+    ``pkg/__init__.py``, or the file's own name for ``__main__`` and notebooks."""
+    name = os.path.basename(file)
+    if module in ("__main__", "") or module.startswith("__"):
+        return name
+    parts = module.split(".")
+    if name == "__init__.py":
+        return "/".join([*parts, name])
+    return "/".join([*parts[:-1], parts[-1] + os.path.splitext(name)[1]])
+
+
+def module_files(info: CodeInfo, blobs: dict[str, bytes], modules: set[str]
+                 ) -> dict[str, str]:
+    """The whole files of the function's module (as read when it was decorated) and of
+    the user modules its code reaches (as they are now), ``{module_path: text}``."""
+    out: dict[str, str] = {}
+    if info.module and info.source_file and info.module_digest in blobs:
+        text = blobs[str(info.module_digest)].decode("utf-8", "surrogateescape")
+        out[module_path(info.module, info.source_file)] = text
+    for name in sorted(modules - {info.module or ""}):
+        module = sys.modules.get(name)
+        file = getattr(module, "__file__", None)
+        if not isinstance(file, str) or not file.endswith(".py"):
+            continue
+        try:
+            with open(file, encoding="utf-8", errors="surrogateescape") as f:
+                out[module_path(name, file)] = f.read()
+        except OSError:
+            continue
+    return out
 
 
 def code_identity(info: CodeInfo, *, reached: bool = True) -> str:

@@ -23,7 +23,7 @@ from modelver._errors import NotFound
 from modelver._records import DataFingerprint
 
 __all__ = ["RACY_WINDOW_NS", "BatchStatCache", "MemoryStatCache", "StatCache", "StatKey",
-           "hash_file"]
+           "folder_entries", "hash_file"]
 
 StatKey = tuple[str, int, int, int]
 """``(realpath, size, mtime_ns, inode)``: what decides that a file is unchanged."""
@@ -221,7 +221,11 @@ def _walk(real_root: str) -> Iterator[tuple[str, str | StatKey]]:
                 # sockets, FIFOs and devices have no content to hash; they are left out
 
 
-def _of_folder(path: str, cache: StatCache | None) -> DataFingerprint:
+def folder_entries(path: str, cache: StatCache | None
+                   ) -> tuple[dict[str, tuple[str, str, int]], dict[str, str]]:
+    """Every file under a folder as ``{relpath: (path, digest, size)}``, digests from the
+    stat cache where unchanged (hashed in threads otherwise), and its symbolic links as
+    ``{relpath: target}``. Relative paths use ``/``."""
     entries = dict(_walk(os.path.realpath(path)))
     files = {rel: key for rel, key in entries.items() if isinstance(key, tuple)}
     keys = list(files.values())
@@ -240,10 +244,20 @@ def _of_folder(path: str, cache: StatCache | None) -> DataFingerprint:
     if cache is not None and missing:
         _remember(cache, [(*keys[i], d) for i, (d, _) in zip(missing, hashed, strict=True)],
                   started)
-    lines: dict[str, object] = dict(entries)
-    lines.update(zip(files, digests, strict=True))
+    out = {rel: (key[0], str(digest), size)
+           for (rel, key), digest, size in zip(files.items(), digests, sizes, strict=True)}
+    links = {rel: str(key)[len("symlink:"):] for rel, key in entries.items()
+             if not isinstance(key, tuple)}
+    return out, links
+
+
+def _of_folder(path: str, cache: StatCache | None) -> DataFingerprint:
+    files, links = folder_entries(path, cache)
+    lines: dict[str, object] = {rel: "symlink:" + target for rel, target in links.items()}
+    lines.update((rel, digest) for rel, (_, digest, _) in files.items())
     return DataFingerprint(
-        _merkle(lines), "folder", sum(sizes), "sha256-merkle", source=os.path.abspath(path)
+        _merkle(lines), "folder", sum(size for _, _, size in files.values()),
+        "sha256-merkle", source=os.path.abspath(path)
     )
 
 

@@ -23,7 +23,8 @@ from .db import Index
 __all__ = ["CODE_BLOB_FIELDS", "Queries"]
 
 # The fields of a run's code record that name blobs in the store.
-CODE_BLOB_FIELDS = ("source_digest", "module_digest", "diff_digest", "sources_digest")
+CODE_BLOB_FIELDS = ("source_digest", "module_digest", "diff_digest", "sources_digest",
+                    "files_digest")
 
 # Any digest in an entry's text (a quarantined entry's "prev" matches too: no blob has
 # that name, so keeping it keeps nothing).
@@ -381,6 +382,22 @@ class Queries:
                     out.setdefault(digest, f"run {run_id[:8]} {field}")
         return out
 
+    def snapshot_blobs(self) -> dict[str, str]:
+        """digest → owner of every blob a run's data snapshots hold, for runs whose
+        version is live (or that registered none): retention's tombstone lets a deleted
+        version's data go with its artifact."""
+        deleted = {f"{n}@{v}" for n, v in self.deleted()}
+        rows = self.index.query("SELECT r.id, r.version, json_extract(e.text, '$.body.run.blobs') "
+                                "FROM runs r JOIN entries e ON e.name = r.name AND e.seq = r.seq "
+                                "WHERE json_extract(e.text, '$.body.run.blobs') IS NOT NULL")
+        out: dict[str, str] = {}
+        for run_id, version, blobs in rows:
+            if version in deleted:
+                continue
+            for digest in json.loads(blobs):
+                out.setdefault(digest, f"run {run_id[:8]} data snapshot")
+        return out
+
     def referenced_blobs(self, *, quarantined: bool = True) -> dict[str, str]:
         """Every blob a live record names: digest → what names it.
 
@@ -396,6 +413,8 @@ class Queries:
             for blob in blobs.split() if blobs else ():
                 refs.setdefault(blob, f"{n}@{v} (a file of its artifact)")
         for digest, owner in self.code_blobs().items():
+            refs.setdefault(digest, owner)
+        for digest, owner in self.snapshot_blobs().items():
             refs.setdefault(digest, owner)
         if not quarantined:
             return refs
