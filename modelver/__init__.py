@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from . import formats
     from ._api import (
         alias_history,
+        audit,
         checkout_data,
         diff,
         fingerprint,
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
         used_by,
         versions,
     )
+    from ._audit import Audit
     from ._config import configure, configured
     from ._config import open_store as open
     from ._diff import Diff
@@ -95,6 +97,8 @@ _LAZY = {
     "alias_history": "_api",
     "checkout_data": "_api",
     "reproduce": "_api",
+    "audit": "_api",
+    "Audit": "_audit",
     "Reproduction": "_reproduce",
     "diff": "_api",
     "fingerprint": "_api",
@@ -170,6 +174,7 @@ __all__ = [
     "AliasEvent",
     "AliasHistory",
     "Artifact",
+    "Audit",
     "CaptureError",
     "CaptureWarning",
     "CodeInfo",
@@ -216,6 +221,7 @@ __all__ = [
     "VersionList",
     "__version__",
     "alias_history",
+    "audit",
     "checkout_data",
     "configure",
     "configured",

@@ -14,6 +14,7 @@ from ._records import AliasEvent, DataFingerprint, Hold, ModelVersion, Run
 from ._run import current_run
 
 if TYPE_CHECKING:
+    from ._audit import Audit
     from ._diff import Diff
     from ._lineage import Lineage
     from ._lists import AliasHistory, RunList, VersionList
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from ._transfer import TransferReport
 
 __all__ = [
-    "alias_history", "checkout_data", "diff", "fingerprint", "get_run", "hold", "lineage",
+    "alias_history", "audit", "checkout_data", "diff", "fingerprint", "get_run", "hold", "lineage",
     "load", "lock", "log_data", "log_metrics", "log_params", "promote", "pull", "push",
     "register", "release", "reproduce", "resolve", "rollback", "runs", "use_lock", "used_by",
     "versions",
@@ -124,6 +125,11 @@ def reproduce(name: str, ref: str = "latest", *, workdir: str | None = None
     """Rebuild a version of the default store and compare digests
     (see :meth:`Store.reproduce`)."""
     return default_store().reproduce(name, ref, workdir=workdir)
+
+
+def audit(name: str, ref: str = "latest") -> Audit:
+    """The audit of a version of the default store (see :meth:`Store.audit`)."""
+    return default_store().audit(name, ref)
 
 
 def push(name: str, ref: str = "latest", *, to: Store | str,

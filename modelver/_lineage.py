@@ -8,7 +8,7 @@ recursive SQL, so their cost grows with the size of the answer, not of the store
 
 :class:`Lineage` is a plain value: the nodes and edges around one version, with
 pure functions to narrow it (``upstream``, ``downstream``) and to draw it (text,
-Graphviz DOT, Mermaid, networkx, HTML). Versions deleted by retention stay in the
+Graphviz DOT, Mermaid, SVG, networkx, HTML). Versions deleted by retention stay in the
 graph, marked with their tombstone.
 """
 
@@ -170,13 +170,17 @@ class Lineage:
         """The graph as a Mermaid flowchart (renders on GitHub and in many notebooks)."""
         return render("mermaid", self)
 
+    def to_svg(self) -> str:
+        """The graph as SVG, laid out in Python (no JavaScript needed to see it)."""
+        return render("svg", self)
+
     def to_networkx(self) -> Any:
         """A ``networkx.DiGraph`` with ``kind``, ``label`` and ``deleted`` node attributes."""
         return renderer("networkx", type(self))(self)
 
     def _repr_html_(self) -> str:
-        """Jupyter: the text tree and the Mermaid source, escaped, with no scripts and no
-        network use (a notebook with Mermaid support draws the ``mermaid`` block)."""
+        """Jupyter: the graph drawn as SVG, then the text tree and the Mermaid source,
+        escaped, with no scripts and no network use."""
         return render("html", self)
 
 

@@ -239,10 +239,11 @@ class Artifact:
 class ModelVersion:
     """An immutable, content-addressed model version.
 
-    ``deleted`` and ``reruns`` are read from the store, not from the version's own
-    record: the tombstone retention wrote, and the ids of later runs that reproduced
-    this version (same code, params, data, seed and artifact) without registering a
-    new one.
+    ``deleted``, ``reruns`` and ``reproductions`` are read from the store, not from the
+    version's own record: the tombstone retention wrote, the ids of later runs that
+    reproduced this version (same code, params, data, seed and artifact) without
+    registering a new one, and the ids of the runs ``reproduce`` made of it (identical
+    or not; each run's ``reproduction`` says).
 
     ``digest`` names the artifact's manifest (record schema 2; schema 1 versions name a
     single blob). ``artifacts`` maps each member of a bundle to its digest, format and
@@ -266,6 +267,7 @@ class ModelVersion:
     artifacts: dict[str, Artifact] = attrs.field(factory=dict)
     blobs: list[str] = attrs.field(factory=list)
     requirements: dict[str, str] = attrs.field(factory=dict)
+    reproductions: list[str] = attrs.field(factory=list, eq=False)
     schema_version: int = VERSION_SCHEMA
 
     @property

@@ -31,6 +31,7 @@ from .backends import Backend, open_backend
 
 if TYPE_CHECKING:
     from ._artifacts import Stored
+    from ._audit import Audit
     from ._diff import Diff
     from ._gc import GcReport
     from ._lineage import Lineage
@@ -46,12 +47,8 @@ __all__ = ["QuarantineWarning", "StaleWarning", "Store"]
 
 
 def _lock_may_apply() -> bool:
-    """Whether a lock file or pin could be in force.
-
-    Pins and ``use_lock`` live in :mod:`modelver._locking`, so until something imports
-    it only the environment (``MODELVER_LOCK``, a running pytest test) can put a lock
-    in force; a serving process resolves without importing the lock machinery.
-    """
+    """Whether a lock could be in force: until :mod:`modelver._locking` is imported (pins,
+    ``use_lock``) only ``MODELVER_LOCK`` or a pytest test can put one in force."""
     return ("modelver._locking" in sys.modules or "MODELVER_LOCK" in os.environ
             or "PYTEST_CURRENT_TEST" in os.environ)
 
@@ -330,6 +327,14 @@ class Store:
 
         return reproduce(self, name, ref, workdir=workdir, open_store=type(self).open)
 
+    def audit(self, name: str, ref: str = "latest") -> Audit:
+        """Everything a reviewer needs about one version, its chain and blobs verified
+        (see :class:`~modelver.Audit`; ``.save("report.html")`` writes the page)."""
+        from ._audit import build_audit
+
+        mv = self._find(name, ref)
+        return build_audit(self.chain, mv, self.lineage(name, mv.version), self.read_blob)
+
     # -- aliases and holds -----------------------------------------------------
 
     def promote(self, name: str, version: str, alias: str = "prod", *,
@@ -424,10 +429,8 @@ class Store:
 
     def plan_retention(self, policy: RetentionPolicy, name: str | None = None
                        ) -> RetentionPlan:
-        """Which versions' artifacts a policy would delete, and why (pure: deletes nothing).
-
-        ``plan.apply()`` then deletes them, writing a tombstone for each into the log.
-        """
+        """Which versions' artifacts a policy would delete, and why (pure: deletes nothing);
+        ``plan.apply()`` then deletes them, writing a tombstone for each into the log."""
         from ._retention import plan_retention
 
         return plan_retention(self.chain, policy, name)
@@ -436,11 +439,9 @@ class Store:
            ) -> GcReport:
         """Delete blobs no record references (left by interrupted uploads or retention).
 
-        Blobs written within ``grace`` (``"1h"``, a timedelta, or seconds) are kept: a
-        writer may be about to name them. On object storage a deleted blob is moved to
-        the store's trash first, and a later ``gc`` removes it once ``grace`` has passed,
-        so a version another machine registers meanwhile keeps its artifact.
-        """
+        Blobs written within ``grace`` (``"1h"``, a timedelta, seconds) are kept: a writer
+        may be about to name them. On object storage a blob goes to the store's trash
+        first and a later ``gc`` removes it once ``grace`` has passed."""
         from ._gc import gc, grace_seconds
 
         return gc(self.chain, dry_run=dry_run, grace_s=grace_seconds(grace))

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ._chain import Chain
     from .backends import Backend
 
-__all__ = ["Problem", "VerifyReport", "verify_store"]
+__all__ = ["Problem", "VerifyReport", "verify_store", "verify_version"]
 
 
 @attrs.frozen
@@ -149,6 +149,34 @@ def verify_store(chain: Chain, *, head: str | None = None, blobs: bool = True) -
     nblobs = _check_blobs(backend, rq, problems) if blobs else 0
     replay.close()
     return VerifyReport(count, nblobs, actual_head, problems)
+
+
+def verify_version(chain: Chain, name: str, digests: list[str]) -> VerifyReport:
+    """Check one model's chain (links, hashes, signatures and its last entry against
+    the index's head) and re-hash the blobs ``digests`` one version is made of: what an
+    audit of that version needs, without reading the rest of the store."""
+    problems: list[Problem] = []
+    backend = chain.backend
+    try:
+        entries = list(backend.scan(name))
+        last = _walk_chain(name, entries, signing_key(), problems)
+        seq, head = chain.queries.head(name)
+        if last is not None and (last[0], last[1]) != (seq, head):
+            problems.append(Problem("head-mismatch", name, f"the index's head is entry {seq} "
+                                    f"but the log ends at entry {last[0]}: run `modelver "
+                                    "verify`"))
+        for digest in dict.fromkeys(digests):
+            if not backend.has_blob(digest):
+                problems.append(Problem("missing-blob", name, f"blob {digest} is missing"))
+                continue
+            actual = backend.rehash_blob(digest)
+            if actual != digest:
+                problems.append(Problem("altered-blob", digest, f"its bytes hash to {actual}"))
+    except OSError as exc:
+        if isinstance(exc, StoreError):
+            raise
+        raise StoreError(f"cannot verify {chain.uri!r}: it cannot be reached ({exc})") from exc
+    return VerifyReport(len(entries), len(set(digests)), last[1] if last else "", problems)
 
 
 def _rechain(replay: Queries, e: Entry) -> Entry:

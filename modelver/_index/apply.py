@@ -172,8 +172,10 @@ def _validation_text(exc: BaseException) -> str:
 
 def _run(conn: sqlite3.Connection, name: str, seq: int, run: dict[str, Any]) -> None:
     conn.execute(
-        "INSERT INTO runs (id, name, status, version, started_at, seq) VALUES (?,?,?,?,?,?)",
-        (run["id"], name, run["status"], run.get("version"), run["started_at"], seq),
+        "INSERT INTO runs (id, name, status, version, started_at, seq, reproduces) "
+        "VALUES (?,?,?,?,?,?,?)",
+        (run["id"], name, run["status"], run.get("version"), run["started_at"], seq,
+         run.get("reproduces")),
     )
     conn.executemany(
         "INSERT OR IGNORE INTO run_data (run_id, key, digest) VALUES (?,?,?)",

@@ -34,9 +34,12 @@ _TOMB = ("LEFT JOIN tombstones t ON t.name = v.name AND t.version = v.version "
 # The runs that reproduced a version (identical reruns), through runs_version.
 _RERUNS = ("(SELECT json_group_array(rr.id) FROM runs rr WHERE rr.version = "
            "v.name || '@' || v.version AND rr.id IS NOT v.run_id)")
+# The runs ``reproduce`` made of a version, through runs_reproduces.
+_REBUILDS = ("(SELECT json_group_array(rr.id) FROM runs rr WHERE rr.reproduces = "
+             "v.name || '@' || v.version)")
 _V = ("SELECT v.name, v.version, v.digest, v.format, v.size, v.run_id, v.parents, v.tags, "
       f"v.created_at, v.created_by, json_extract(te.text, '$.body.tombstone'), {_RERUNS}, "
-      "v.schema, v.blobs, v.artifact "
+      f"v.schema, v.blobs, v.artifact, {_REBUILDS} "
       f"FROM versions v {_TOMB}")
 _LIVE = "NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.name = v.name AND t.version = v.version)"
 _RUN = ("SELECT json_extract(e.text, '$.body.run') FROM runs r "
@@ -80,7 +83,7 @@ def _time(text: str) -> datetime:
 
 def _version(row: tuple[Any, ...]) -> ModelVersion:
     (name, version, digest, fmt, size, run_id, parents, tags, created, by, tomb, reruns,
-     schema, blobs, artifact) = row
+     schema, blobs, artifact, rebuilds) = row
     deleted = None if tomb is None else structure(json.loads(tomb), Tombstone)
     extra: dict[str, Any] = {} if artifact is None else _artifact_fields(artifact)
     # Most versions have no parents, tags or reruns: skip the JSON parser for those.
@@ -89,6 +92,7 @@ def _version(row: tuple[Any, ...]) -> ModelVersion:
                         tags={} if tags == "{}" else json.loads(tags),
                         created_at=_time(created), created_by=by, deleted=deleted,
                         reruns=[] if reruns in (None, "[]") else json.loads(reruns),
+                        reproductions=[] if rebuilds in (None, "[]") else json.loads(rebuilds),
                         schema_version=schema, blobs=blobs.split() if blobs else [], **extra)
 
 

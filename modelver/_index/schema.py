@@ -12,7 +12,8 @@ says it is needed. An upgrade rebuilds the derived tables by replaying ``entries
 (schema 1 stored each record twice; schema 3 added the ``quarantine`` of entries
 that cannot be applied; schema 4 shortened ``sort_key`` and dropped an index that
 duplicated ``versions_sorted``; schema 5 added a version's record schema, the blobs
-its artifact is made of, and its members and requirements). (Schema 1 used sqlite-utils'
+its artifact is made of, and its members and requirements; schema 6 the version a
+run ``reproduces``). (Schema 1 used sqlite-utils'
 migrations; its bookkeeping table is left in place and unused.)
 """
 
@@ -25,7 +26,7 @@ from .apply import apply_or_quarantine
 
 __all__ = ["DERIVED_TABLES", "SCHEMA_USER_VERSION", "migrate"]
 
-SCHEMA_USER_VERSION = 5
+SCHEMA_USER_VERSION = 6
 
 # Every table derived from the log, by its key columns (``verify`` compares them).
 DERIVED_TABLES = {
@@ -55,9 +56,10 @@ CREATE INDEX versions_sorted ON versions (name, sort_key);
 CREATE INDEX versions_digest ON versions (digest);
 CREATE TABLE runs (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, version TEXT,
-    started_at TEXT NOT NULL, seq INTEGER NOT NULL);
+    started_at TEXT NOT NULL, seq INTEGER NOT NULL, reproduces TEXT);
 CREATE INDEX runs_name ON runs (name, started_at);
 CREATE INDEX runs_version ON runs (version);
+CREATE INDEX runs_reproduces ON runs (reproduces) WHERE reproduces IS NOT NULL;
 CREATE TABLE run_data (
     run_id TEXT NOT NULL, key TEXT NOT NULL, digest TEXT NOT NULL,
     PRIMARY KEY (run_id, key));

@@ -5,7 +5,10 @@ The drawings are pure functions from values to text, in this package's modules:
 * :mod:`modelver._render.html`: Jupyter HTML of records, lists, diffs, retention plans;
 * :mod:`modelver._render.text`: the plain text of diffs, plans and reports (``str(x)``);
 * :mod:`modelver._render.lineage`: a lineage graph as a text tree, DOT, Mermaid, HTML
-  and networkx.
+  and networkx;
+* :mod:`modelver._render.svg`: a lineage graph as SVG, laid out in Python;
+* :mod:`modelver._render.audit`: the audit report (one self-contained HTML page) and a
+  reproduction's HTML.
 
 How the classes reach them without an import cycle: the records and result types
 (``ModelVersion``, ``Diff``, ``RetentionPlan``, …) sit below the renderers, which
@@ -46,6 +49,10 @@ _RENDERERS: dict[tuple[str, str], str] = {
     ("text", "Lineage"): "lineage:lineage_text",
     ("html", "Lineage"): "lineage:lineage_html",
     ("dot", "Lineage"): "lineage:lineage_dot",
+    ("svg", "Lineage"): "svg:lineage_svg",
+    ("html", "Audit"): "audit:audit_html",
+    ("text", "Audit"): "audit:audit_text",
+    ("html", "Reproduction"): "audit:reproduction_html",
     ("mermaid", "Lineage"): "lineage:lineage_mermaid",
     ("networkx", "Lineage"): "lineage:lineage_networkx",
 }
@@ -55,7 +62,7 @@ _loaded: dict[tuple[str, str], Callable[[Any], Any]] = {}
 
 def renderer(fmt: str, cls: type) -> Callable[[Any], Any]:
     """The function that draws instances of ``cls`` (or of its nearest listed base) in
-    ``fmt`` (``"text"``, ``"html"``, ``"dot"``, ``"mermaid"``, ``"networkx"``)."""
+    ``fmt`` (``"text"``, ``"html"``, ``"dot"``, ``"mermaid"``, ``"svg"``, ``"networkx"``)."""
     for klass in cls.__mro__:
         key = (fmt, klass.__name__)
         found = _loaded.get(key)

@@ -219,6 +219,10 @@ def version_html(mv: ModelVersion) -> str:
         pairs.append(("reproduced by", ", ".join(_code(r, short=12) for r in mv.reruns)
                       + f' <span style="{_MUTED}">identical reruns: same inputs, same '
                       "artifact</span>"))
+    if mv.reproductions:
+        pairs.append(("rebuilt by", ", ".join(_code(r, short=12) for r in mv.reproductions)
+                      + f' <span style="{_MUTED}">runs of modelver.reproduce; each run\'s '
+                      "reproduction says identical or not</span>"))
     if mv.deleted is not None:
         d = mv.deleted
         pairs.append(("deleted", f"{_when(d.at)} UTC by {_e(d.by)}: {_e(d.reason)}"

@@ -1,4 +1,5 @@
-"""Drawings of a lineage graph: a text tree, Graphviz DOT, Mermaid, Jupyter HTML, networkx.
+"""Drawings of a lineage graph: a text tree, Graphviz DOT, Mermaid, Jupyter HTML, networkx
+(the SVG is in :mod:`modelver._render.svg`).
 
 Pure functions of a :class:`~modelver._lineage.Lineage` value (imported for its type
 only; see :mod:`modelver._render` for why that makes no cycle). Versions deleted by
@@ -93,10 +94,14 @@ def lineage_mermaid(graph: Lineage) -> str:
 
 
 def lineage_html(graph: Lineage) -> str:
-    """The text tree and the Mermaid source, escaped, with no scripts and no network use
-    (a notebook with Mermaid support draws the ``mermaid`` block)."""
+    """The graph drawn as SVG (laid out in Python), then the text tree and the Mermaid
+    source in collapsed sections; escaped, with no scripts and no network use."""
+    from .svg import lineage_svg
+
     return ('<div style="color:inherit;font-size:12px">'
-            f'<pre style="color:inherit">{html.escape(lineage_text(graph))}</pre>'
+            f'<div style="overflow-x:auto;max-width:100%">{lineage_svg(graph)}</div>'
+            '<details><summary style="cursor:pointer">text</summary>'
+            f'<pre style="color:inherit">{html.escape(lineage_text(graph))}</pre></details>'
             '<details><summary style="cursor:pointer">Mermaid</summary>'
             f'<pre class="mermaid">{html.escape(lineage_mermaid(graph))}</pre></details></div>')
 

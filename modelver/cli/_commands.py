@@ -137,6 +137,9 @@ def _show_text(mv: modelver.ModelVersion, run: modelver.Run | None, aliases: lis
     if mv.reruns:
         lines.append(f"  reruns    {', '.join(r[:12] for r in mv.reruns)} (identical inputs "
                      "and artifact: no new version)")
+    if mv.reproductions:
+        lines.append(f"  rebuilt   {', '.join(r[:12] for r in mv.reproductions)} (runs of "
+                     "modelver reproduce; modelver runs shows each outcome)")
     if run is None:
         lines.append("  run       (registered directly, no run)")
         return "\n".join(lines)
@@ -150,7 +153,7 @@ def _show_text(mv: modelver.ModelVersion, run: modelver.Run | None, aliases: lis
         lines.append("  data")
         lines += [f"    {k}: {fp.kind} {fp.digest[:19]} ({fp.size} bytes, {fp.method})"
                   + ("  TYPE ONLY: content changes do not show" if fp.method == "type-only"
-                     else "")
+                     else "") + (f"  snapshot {fp.snapshot[:19]}" if fp.snapshot else "")
                   for k, fp in sorted(run.data.items())]
     if run.code:
         c = run.code

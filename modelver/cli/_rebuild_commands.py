@@ -8,7 +8,7 @@ import modelver
 
 from ._commands import Output, command
 
-__all__ = ["cmd_checkout_data", "cmd_reproduce"]
+__all__ = ["cmd_audit", "cmd_checkout_data", "cmd_reproduce"]
 
 
 def _reproduce_args(p: argparse.ArgumentParser) -> None:
@@ -44,3 +44,29 @@ def cmd_checkout_data(args: argparse.Namespace, store: modelver.Store) -> Output
     name, ref = modelver.split_ref(args.ref)
     path = store.checkout_data(name, ref, args.key, args.dest)
     return Output(f"wrote {args.key} of {args.ref} to {path}", {"path": str(path)})
+
+
+def _audit_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ref", metavar="NAME@REF")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="where to write the report (default: audit-NAME-VERSION.html); a "
+                   ".json name writes the JSON, '-' prints the HTML")
+
+
+@command("audit", "write one self-contained HTML report of a version for a reviewer: "
+         "artifacts, lineage, captured context, alias history, holds, verify, "
+         "reproductions (exit 1 when verify finds a problem)",
+         "modelver audit fraud@prod -o report.html", _audit_args)
+def cmd_audit(args: argparse.Namespace, store: modelver.Store) -> Output:
+    """``modelver audit NAME@REF -o report.html``."""
+    name, ref = modelver.split_ref(args.ref)
+    report = store.audit(name, ref)
+    code = 0 if report.ok else 1
+    if args.output == "-":
+        return Output(report.to_html(), report.to_dict(), code)
+    path = report.save(args.output or f"audit-{report.version.name}-"
+                       f"{report.version.version}.html")
+    text = (f"wrote the audit of {report.ref} to {path} ({path.stat().st_size:,} bytes)\n"
+            + str(report))
+    return Output(text, {"path": str(path), "ref": report.ref, "ok": report.ok,
+                         "problems": [str(p) for p in report.verify.problems]}, code)
