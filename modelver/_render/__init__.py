@@ -47,7 +47,7 @@ _RENDERERS: dict[tuple[str, str], str] = {
     ("text", "VerifyReport"): "text:verify_text",
     ("text", "TransferReport"): "text:transfer_text",
     ("text", "Lineage"): "lineage:lineage_text",
-    ("html", "Lineage"): "lineage:lineage_html",
+    ("html", "Lineage"): "svg:lineage_html",
     ("dot", "Lineage"): "lineage:lineage_dot",
     ("svg", "Lineage"): "svg:lineage_svg",
     ("html", "Audit"): "audit:audit_html",

@@ -1,5 +1,5 @@
 """Drawings of a lineage graph: a text tree, Graphviz DOT, Mermaid, Jupyter HTML, networkx
-(the SVG is in :mod:`modelver._render.svg`).
+(the SVG, and the HTML that shows it, are in :mod:`modelver._render.svg`).
 
 Pure functions of a :class:`~modelver._lineage.Lineage` value (imported for its type
 only; see :mod:`modelver._render` for why that makes no cycle). Versions deleted by
@@ -8,7 +8,6 @@ retention are drawn dashed and grey, with the day of their tombstone.
 
 from __future__ import annotations
 
-import html
 import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,7 @@ from .._errors import ModelverError
 if TYPE_CHECKING:
     from .._lineage import Lineage, LineageEdge, LineageNode
 
-__all__ = ["label", "lineage_dot", "lineage_html", "lineage_mermaid", "lineage_networkx",
+__all__ = ["label", "lineage_dot", "lineage_mermaid", "lineage_networkx",
            "lineage_text"]
 
 
@@ -92,18 +91,6 @@ def lineage_mermaid(graph: Lineage) -> str:
         lines.append(f"  class {ids[graph.root]} root;")
     return "\n".join(lines)
 
-
-def lineage_html(graph: Lineage) -> str:
-    """The graph drawn as SVG (laid out in Python), then the text tree and the Mermaid
-    source in collapsed sections; escaped, with no scripts and no network use."""
-    from .svg import lineage_svg
-
-    return ('<div style="color:inherit;font-size:12px">'
-            f'<div style="overflow-x:auto;max-width:100%">{lineage_svg(graph)}</div>'
-            '<details><summary style="cursor:pointer">text</summary>'
-            f'<pre style="color:inherit">{html.escape(lineage_text(graph))}</pre></details>'
-            '<details><summary style="cursor:pointer">Mermaid</summary>'
-            f'<pre class="mermaid">{html.escape(lineage_mermaid(graph))}</pre></details></div>')
 
 
 def lineage_networkx(graph: Lineage) -> Any:

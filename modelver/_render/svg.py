@@ -1,4 +1,5 @@
-"""A lineage graph drawn as a standalone SVG, laid out here in Python (no JavaScript).
+"""A lineage graph drawn as a standalone SVG, laid out here in Python (no JavaScript), and
+the Jupyter HTML that shows it.
 
 The layout is layered, left to right, as Graphviz's ``dot`` does it in spirit:
 
@@ -21,12 +22,12 @@ import re
 from html import escape
 from typing import TYPE_CHECKING
 
-from .lineage import label
+from .lineage import label, lineage_mermaid, lineage_text
 
 if TYPE_CHECKING:
     from .._lineage import Lineage
 
-__all__ = ["lineage_svg"]
+__all__ = ["lineage_html", "lineage_svg"]
 
 NODE_W, NODE_H = 230, 40
 COL_GAP, ROW_GAP, MARGIN = 70, 18, 12
@@ -147,3 +148,14 @@ def lineage_svg(graph: Lineage) -> str:
             f"{_x(shown)}</text></g>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+def lineage_html(graph: Lineage) -> str:
+    """The graph drawn as SVG (laid out in Python), then the text tree and the Mermaid
+    source in collapsed sections; escaped, with no scripts and no network use."""
+    return ('<div style="color:inherit;font-size:12px">'
+            f'<div style="overflow-x:auto;max-width:100%">{lineage_svg(graph)}</div>'
+            '<details><summary style="cursor:pointer">text</summary>'
+            f'<pre style="color:inherit">{escape(lineage_text(graph))}</pre></details>'
+            '<details><summary style="cursor:pointer">Mermaid</summary>'
+            f'<pre class="mermaid">{escape(lineage_mermaid(graph))}</pre></details></div>')
