@@ -157,6 +157,12 @@ def main() -> None:
     print(report)
     if not report.ok:
         sys.exit(1)
+
+    section("10. audit prod: one self-contained HTML page for a reviewer")
+    audit = modelver.audit("fraud", "prod")
+    page = audit.save(os.path.join(workdir, "audit-fraud-prod.html"))
+    print(audit)
+    print(f"wrote {page} ({page.stat().st_size:,} bytes; open it in any browser, offline)")
     print(f"\nTry: MODELVER_URI={store.uri} modelver show fraud@prod")
 
 
