@@ -25,6 +25,8 @@ RUNS = {
     "bench_formats.py": (["--mb", "4", "--sklearn-mb", "1", "--repeat", "1"], "| skops |"),
     "bench_vs_mlflow.py": (["--no-mlflow", "--repeat", "1", "--versions", "50"], "modelver ls"),
     "bench_remote.py": (["--versions", "40", "--repeat", "2", "--load-mb", "1"], "catch"),
+    "bench_rebuild.py": (["--repeat", "1", "--snapshot-mb", "4", "--ancestors", "5",
+                          "--trees", "10"], "audit report"),
 }
 
 
