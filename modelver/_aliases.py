@@ -7,6 +7,8 @@ movers never lose a move and ``expect=`` is a true compare-and-swap.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ._chain import Chain
 from ._context import ACTIVE
 from ._errors import Conflict, InvalidName, NotFound
@@ -14,11 +16,11 @@ from ._index import Queries
 from ._log import Draft
 from ._names import check_alias, check_name
 from ._records import AliasEvent, Hold, ModelVersion, utcnow
-from ._serde import record_data
+from ._serde import record_data, unstructure
 from ._user import current_user
 from ._versions import is_version, normalize
 
-__all__ = ["checked_alias", "hold", "missing_alias", "move_alias"]
+__all__ = ["alias_history", "checked_alias", "hold", "missing_alias", "move_alias"]
 
 
 def checked_alias(alias: str) -> str:
@@ -118,3 +120,20 @@ def missing_alias(q: Queries, name: str, alias: str, uri: str) -> NotFound:
                     + (f"; did you mean {', '.join(near)}?" if near else "")
                     + (f" (its aliases: {', '.join(known)})" if known else
                        " (it has no aliases yet)"))
+
+
+def alias_history(q: Queries, name: str, alias: str, uri: str,
+                  at: datetime | None = None) -> list[AliasEvent]:
+    """Every move of an alias, oldest first; with ``at``, the moves made up to then
+    (the last says where it pointed). ``NotFound`` for an alias the model never had,
+    or that did not exist yet at ``at``."""
+    events = q.alias_events(name, alias)
+    if not events:
+        raise missing_alias(q, name, alias, uri)
+    if at is None:
+        return events
+    until = q.alias_events(name, alias, until=unstructure(at))
+    if not until:
+        raise NotFound(f"alias {name}@{alias} did not exist yet at {at.isoformat()}: it was "
+                       f"first set at {events[0].at.isoformat()}")
+    return until

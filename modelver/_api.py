@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +45,10 @@ def load(name: str, ref: str = "latest", *, safe: bool | None = None, device: An
                                 into=into, **options)
 
 
-def resolve(name: str, ref: str = "latest", *, at: datetime | None = None) -> ModelVersion:
-    """The version a reference names in the default store, loading nothing."""
+def resolve(name: str, ref: str = "latest", *, at: datetime | date | str | None = None
+            ) -> ModelVersion:
+    """The version a reference names in the default store, loading nothing; ``at``
+    (a datetime, a date or ISO-8601 text, UTC assumed) resolves an alias as it was then."""
     return default_store().resolve(name, ref, at=at)
 
 
@@ -78,9 +80,10 @@ def rollback(name: str, alias: str = "prod", *, to: str | None = None,
     return default_store().rollback(name, alias, to=to, reason=reason)
 
 
-def alias_history(name: str, alias: str) -> AliasHistory:
-    """Every move of an alias, oldest first."""
-    return default_store().alias_history(name, alias)
+def alias_history(name: str, alias: str, *, at: datetime | date | str | None = None
+                  ) -> AliasHistory:
+    """Every move of an alias, oldest first; with ``at``, the moves made up to then."""
+    return default_store().alias_history(name, alias, at=at)
 
 
 def fingerprint(obj: Any) -> DataFingerprint:
@@ -96,7 +99,8 @@ def lineage(name: str, ref: str = "latest") -> Lineage:
 
 
 def used_by(data: Any) -> list[ModelVersion]:
-    """Every version in the default store trained on ``data``, directly or via parents."""
+    """Every version in the default store trained on ``data`` (or on a data snapshot, by
+    its ``sha256:`` digest), directly or via parents."""
     return default_store().used_by(data)
 
 

@@ -5,7 +5,10 @@ lists what was added, removed and changed. Params compare field by field (a conf
 ``opt.lr``). Code is compared by its identity (the function's source and closure,
 see :func:`modelver._capture.code.code_identity`), by each user function, class and
 constant it reaches (``module:qualname``), and by git state, with a unified diff of
-every changed source when both sources are stored.
+every changed source when both sources are stored, and a unified diff of the two
+stored uncommitted git diffs when they differ. Data compares by fingerprint digest;
+where both runs stored a folder snapshot of a key, the files added, removed and
+changed in it are listed too (``snapshots``).
 
 The module file's hash is not compared: it changes with code the function does not
 run. CPU frequency and resource use are not compared either: they vary
@@ -69,8 +72,13 @@ class Section:
 class Diff:
     """How version ``b`` differs from version ``a``, section by section.
 
-    ``source_diff`` is the unified diff of the two functions' source, when both are
-    stored and they differ; ``notes`` says what could not be compared.
+    ``source_diff`` is the unified diff of the two functions' source (and of each
+    reached function or class that changed), when both are stored and they differ;
+    ``git_diff`` is the unified diff between the two runs' stored uncommitted git
+    diffs, when they differ (a run without one counts as an empty diff);
+    ``snapshots`` has one section per data key whose folder snapshot differs, named
+    for the key, listing files (relative paths → digests) added, removed and changed;
+    ``notes`` says what could not be compared.
     """
 
     a: ModelVersion
@@ -84,6 +92,8 @@ class Diff:
     metrics: Section
     source_diff: str | None = None
     notes: tuple[str, ...] = ()
+    git_diff: str | None = None
+    snapshots: tuple[Section, ...] = ()
 
     @property
     def sections(self) -> tuple[Section, ...]:
@@ -111,16 +121,23 @@ class Diff:
                 "changed": {c.key: {"old": value(c.old), "new": value(c.new), "delta": c.delta}
                             for c in s.changed},
             } for s in self.sections}
+        snapshots = {s.name: {"added": {c.key: c.new for c in s.added},
+                              "removed": {c.key: c.old for c in s.removed},
+                              "changed": {c.key: {"old": c.old, "new": c.new}
+                                          for c in s.changed}} for s in self.snapshots}
         return {"a": self.a.ref, "b": self.b.ref, "sections": sections,
-                "source_diff": self.source_diff, "notes": list(self.notes)}
+                "source_diff": self.source_diff, "git_diff": self.git_diff,
+                "snapshots": snapshots, "notes": list(self.notes)}
 
     def __str__(self) -> str:
-        """Terminal text: one line per change, and the source diff."""
+        """Terminal text: one line per change, the files of changed folder snapshots,
+        the source diff and the diff of the uncommitted git diffs."""
         return render("text", self)
 
     def _repr_html_(self) -> str:
-        """Jupyter: an escaped HTML table of the changes, and the source diff (inline
-        styles only, no background colours: it reads in light and dark themes)."""
+        """Jupyter: an escaped HTML table of the changes (snapshot files included), then
+        the source diff and the diff of the git diffs (inline styles only, no background
+        colours: it reads in light and dark themes)."""
         return render("html", self)
 
 
@@ -215,7 +232,8 @@ def _hardware_facts(hw: Hardware | None) -> dict[str, Any]:
 
 
 def compare_runs(a: ModelVersion, b: ModelVersion, run_a: Run | None, run_b: Run | None,
-                 source_diff: str | None = None, notes: tuple[str, ...] = ()) -> Diff:
+                 source_diff: str | None = None, notes: tuple[str, ...] = (), *,
+                 git_diff: str | None = None, snapshots: tuple[Section, ...] = ()) -> Diff:
     """The diff of two versions' runs (pure: no store access)."""
     from ._bump import flat
 
@@ -239,7 +257,7 @@ def compare_runs(a: ModelVersion, b: ModelVersion, run_a: Run | None, run_b: Run
                           _hardware_facts(run_b.hardware if run_b else None)),
         metrics=_compare("metrics", run_a.metrics if run_a else {},
                          run_b.metrics if run_b else {}, deltas=True),
-        source_diff=source_diff, notes=notes,
+        source_diff=source_diff, notes=notes, git_diff=git_diff, snapshots=snapshots,
     )
 
 
@@ -308,11 +326,63 @@ def diff(a: ModelVersion, run_a: Run | None, b: ModelVersion, run_b: Run | None,
     for mv, run in zip(versions, runs, strict=True):
         if run is None:
             notes.append(f"{mv.ref} was registered directly: it has no run to compare")
-    source_diff = None
+    source_diff = git_diff = None
     code_a, code_b = (r.code if r else None for r in runs)
     if code_a and code_b:
         source_diff = _source_diff(read_blob, a, code_a, b, code_b, notes)
-    return compare_runs(a, b, run_a, run_b, source_diff, tuple(notes))
+        git_diff = _git_diff(read_blob, a, code_a, b, code_b, notes)
+    snapshots = _snapshots(read_blob, a, run_a, b, run_b, notes) if run_a and run_b else ()
+    return compare_runs(a, b, run_a, run_b, source_diff, tuple(notes), git_diff=git_diff,
+                        snapshots=snapshots)
+
+
+def _git_diff(read_blob: Callable[[str], bytes], a: ModelVersion, code_a: CodeInfo,
+              b: ModelVersion, code_b: CodeInfo, notes: list[str]) -> str | None:
+    """The unified diff between the two runs' stored uncommitted git diffs."""
+    old_digest, new_digest = code_a.diff_digest, code_b.diff_digest
+    if old_digest == new_digest:
+        return None
+    old = _read_text(read_blob, old_digest, a, "git diff", notes) if old_digest else ""
+    new = _read_text(read_blob, new_digest, b, "git diff", notes) if new_digest else ""
+    if old is None or new is None:
+        return None
+    return _unified(old, new, f"{a.ref}:git-diff", f"{b.ref}:git-diff") or None
+
+
+def _folder_files(read_blob: Callable[[str], bytes], mv: ModelVersion, key: str,
+                  digest: str, notes: list[str]) -> dict[str, str] | None:
+    """relative path → digest of the files of a stored folder snapshot (None: not a
+    folder snapshot, or not readable)."""
+    import json
+
+    text = _read_text(read_blob, digest, mv, f"snapshot of {key!r}", notes)
+    try:
+        manifest = json.loads(text) if text is not None else None
+    except ValueError:
+        manifest = None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        if text is not None:
+            notes.append(f"the snapshot of {key!r} of {mv.ref} cannot be read")
+        return None
+    if manifest.get("format") != "folder":
+        return None
+    return {str(rel): str(entry[0]) for rel, entry in manifest["files"].items()
+            if isinstance(entry, list) and entry}
+
+
+def _snapshots(read_blob: Callable[[str], bytes], a: ModelVersion, run_a: Run,
+               b: ModelVersion, run_b: Run, notes: list[str]) -> tuple[Section, ...]:
+    """Per data key snapshotted as a folder by both runs: the files that differ."""
+    out = []
+    for key in sorted(run_a.data.keys() & run_b.data.keys()):
+        fa, fb = run_a.data[key], run_b.data[key]
+        if not fa.snapshot or not fb.snapshot or fa.snapshot == fb.snapshot:
+            continue
+        old = _folder_files(read_blob, a, key, fa.snapshot, notes)
+        new = _folder_files(read_blob, b, key, fb.snapshot, notes) if old is not None else None
+        if old is not None and new is not None and (section := _compare(key, old, new)):
+            out.append(section)
+    return tuple(out)
 
 
 def environment_differences(recorded: Run, now: Run) -> list[str]:

@@ -3,7 +3,8 @@
 Edges are captured as versions are registered: a run's data fingerprints are its
 inputs (the ``run_data`` table, indexed by digest), the version a run registers is
 its output, and ``parents`` (explicit, or recorded by ``load`` inside a run) link
-versions (the ``edges`` table, indexed both ways). Queries walk those indexes with
+versions (the ``edges`` table, indexed both ways). A run made by ``reproduce`` points
+at the version it rebuilt (``reproduces``). Queries walk those indexes with
 recursive SQL, so their cost grows with the size of the answer, not of the store.
 
 :class:`Lineage` is a plain value: the nodes and edges around one version, with
@@ -52,8 +53,10 @@ class LineageNode:
 
 @attrs.frozen
 class LineageEdge:
-    """A directed edge: ``input`` (dataset → run), ``output`` (run → version) or
-    ``parent`` (parent version → child version). ``label`` is the data key of an input."""
+    """A directed edge: ``input`` (dataset → run), ``output`` (run → version),
+    ``parent`` (parent version → child version) or ``reproduces`` (a run made by
+    :func:`modelver.reproduce` → the version it rebuilt). ``label`` is the data key of
+    an input."""
 
     source: str
     target: str
@@ -64,7 +67,8 @@ class LineageEdge:
 @attrs.frozen(eq=False)
 class Lineage:
     """The lineage graph around one version (``root``): its ancestors and descendants,
-    the runs that made them, and the datasets those runs read.
+    the runs that made them, the datasets those runs read, and the runs that reproduced
+    them.
 
     Nodes are kept in walk order: the root, its ancestors nearest first, then its
     descendants nearest first. Everything here is pure; nothing reads the store.
@@ -112,6 +116,7 @@ class Lineage:
         runs = {e.source for e in self.edges if e.kind == "output" and e.target in keep}
         keep |= runs
         keep |= {e.source for e in self.edges if e.kind == "input" and e.target in runs}
+        keep |= {e.source for e in self.edges if e.kind == "reproduces" and e.target in keep}
         nodes = {k: n for k, n in self.nodes.items() if k in keep}
         edges = tuple(e for e in self.edges if e.source in keep and e.target in keep)
         return Lineage(self.root, nodes, edges)
@@ -134,7 +139,8 @@ class Lineage:
         return out
 
     def runs(self) -> list[Run]:
-        """Every run in the graph (the runs that produced its versions)."""
+        """Every run in the graph: the runs that produced its versions, and the runs
+        :func:`modelver.reproduce` made of them."""
         return [structure(json.loads(n.record), Run) for n in self._of("run") if n.record]
 
     def datasets(self) -> list[DataFingerprint]:
@@ -202,7 +208,7 @@ def _data_label(keys: list[str], fp: Mapping[str, Any]) -> str:
 
 def lineage(q: Queries, mv: ModelVersion) -> Lineage:
     """The lineage graph of ``mv``: every ancestor and descendant version, the runs
-    that made them and the datasets those runs read."""
+    that made them, the datasets those runs read and the runs that reproduced them."""
     parent_edges = q.parent_edges(mv.ref)
     refs = _walk_order(mv.ref, parent_edges)
     aliases: dict[str, list[str]] = {}
@@ -235,6 +241,12 @@ def lineage(q: Queries, mv: ModelVersion) -> Lineage:
         nodes[f"data:{digest}"] = LineageNode(f"data:{digest}", "data",
                                               _data_label(keys, json.loads(fp)), record=fp)
     edges += [LineageEdge(p, c, "parent") for p, c in sorted(parent_edges)]
+    for run_id, ref_, status, record in q.reproduction_runs(refs):
+        outcome = (json.loads(record).get("reproduction") or {}).get("identical")
+        what = status if outcome is None else "identical" if outcome else "different"
+        nodes[f"run:{run_id}"] = LineageNode(f"run:{run_id}", "run",
+                                             f"reproduction {run_id[:8]} {what}", record=record)
+        edges.append(LineageEdge(f"run:{run_id}", ref_, "reproduces"))
     return Lineage(mv.ref, nodes, tuple(edges))
 
 
@@ -258,12 +270,14 @@ def _walk_order(root: str, parent_edges: set[tuple[str, str]]) -> list[str]:
 
 def used_by(q: Queries, data: Any, cache: StatCache | None = None) -> list[ModelVersion]:
     """Every version trained on ``data`` (a path, URL, array, frame, bytes,
-    :class:`DataFingerprint` or ``"sha256:…"`` digest), directly or through any chain
-    of parent versions; versions deleted by retention are included, marked deleted."""
+    :class:`DataFingerprint` or ``"sha256:…"`` digest: of a fingerprint, or of a stored
+    data snapshot), directly or through any chain of parent versions; versions deleted
+    by retention are included, marked deleted."""
     from ._blobs import check_digest
     from ._fingerprint import fingerprint
 
     if isinstance(data, str) and data.startswith("sha256:"):
-        data = DataFingerprint(check_digest(data), "fingerprint")
+        digest = check_digest(data)
+        return q.used_by([digest, *q.snapshot_sources(digest)])
     fp = fingerprint(data, cache=None if isinstance(data, DataFingerprint) else cache)
-    return q.used_by(fp.digest)
+    return q.used_by([fp.digest])

@@ -75,9 +75,14 @@ def resolve(q: Queries, name: str, ref: str, *, at: datetime | None = None,
     alias = check_alias(ref)
     if at is not None:
         target = q.alias_target_at(name, alias, unstructure(at))
-        if target is None:
-            raise NotFound(f"alias {name}@{alias} pointed nowhere at {at.isoformat()}")
-        return _exact(q, name, target)
+        if target is not None:
+            return _exact(q, name, target)
+        events = q.alias_events(name, alias)
+        if not events:
+            raise _missing_ref(q, name, ref, "alias") if q.has_model(name) else \
+                _missing_name(q, name)
+        raise NotFound(f"alias {name}@{alias} did not exist yet at {at.isoformat()}: it was "
+                       f"first set at {events[0].at.isoformat()}")
     target = q.alias_target(name, alias)
     if target is None:
         if not q.has_model(name):

@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from ._index import IndexStatCache
 from ._names import check_name
 from ._records import AliasEvent, Hold, ModelVersion, Run
 from ._resolve import find_run, is_exact, resolve, split_ref
+from ._times import parse_time
 from ._versions import Bump
 from .backends import Backend, open_backend
 
@@ -188,13 +189,14 @@ class Store:
 
     # -- reading -------------------------------------------------------------
 
-    def resolve(self, name: str, ref: str = "latest", *, at: datetime | None = None,
+    def resolve(self, name: str, ref: str = "latest", *, at: datetime | date | str | None = None,
                 prereleases: bool = False) -> ModelVersion:
         """The version a reference names, without loading anything.
 
         ``ref`` is an exact version, an alias, ``latest``, a specifier such as
-        ``">=1.2,<2"`` or a digest prefix ``"sha256:3fa9"``; ``at`` asks where an
-        alias pointed at that time. With a lock file or pins in force, a movable
+        ``">=1.2,<2"`` or a digest prefix ``"sha256:3fa9"``; ``at`` (a datetime, a date
+        or ISO-8601 text, UTC unless it says otherwise) asks where an alias pointed at
+        that time. With a lock file or pins in force, a movable
         reference resolves to the pinned version, exactly as :meth:`load` loads it.
         """
         name = check_name(name)
@@ -210,12 +212,11 @@ class Store:
                 return mv
         return self._find(name, ref, at=at, prereleases=prereleases)
 
-    def _find(self, name: str, ref: str, *, at: datetime | None = None,
+    def _find(self, name: str, ref: str, *, at: datetime | date | str | None = None,
               prereleases: bool = False) -> ModelVersion:
         """The version ``ref`` names in this store, whatever a lock or pin says."""
         name = check_name(name)
-        if at is not None and not isinstance(at, datetime):
-            raise InvalidName(f"at= must be a datetime, not {type(at).__name__}")
+        at = None if at is None else parse_time(at)
         if is_exact(ref) and at is None and (not self.backend.log_in_index
                                              or self.backend.exists()):
             # An exact version or full digest never changes: no network if already known.
@@ -363,20 +364,19 @@ class Store:
         target = None if to is None else self._find(name, to).version
         return move_alias(self.chain, name, alias, target, kind="rollback", reason=reason)
 
-    def alias_history(self, name: str, alias: str) -> AliasHistory:
+    def alias_history(self, name: str, alias: str, *, at: datetime | date | str | None = None
+                      ) -> AliasHistory:
         """Every move of an alias, oldest first; ``NotFound`` (with the nearest aliases)
-        for an alias the model never had."""
+        for an alias the model never had. With ``at`` (as :meth:`resolve` takes it), the
+        moves made up to then: the last one says where the alias pointed."""
+        from ._aliases import alias_history
         from ._lists import AliasHistory
         from ._names import check_alias
 
         name, alias = check_name(name), check_alias(alias)
+        when = None if at is None else parse_time(at)
         self.chain.readable(name)
-        events = self.chain.queries.alias_events(name, alias)
-        if not events:
-            from ._aliases import missing_alias
-
-            raise missing_alias(self.chain.queries, name, alias, self.uri)
-        return AliasHistory(events)
+        return AliasHistory(alias_history(self.chain.queries, name, alias, self.uri, when))
 
     def aliases(self, name: str) -> dict[str, str]:
         """The current aliases of a model, alias → version."""
@@ -412,8 +412,8 @@ class Store:
         return lineage(self.chain.queries, self._find(name, ref))
 
     def used_by(self, data: Any) -> list[ModelVersion]:
-        """Every version trained on ``data`` (a path, array, frame or fingerprint),
-        directly or through a parent version."""
+        """Every version trained on ``data`` (a path, array, frame, fingerprint, or the
+        ``sha256:`` digest of one or of a data snapshot), directly or via a parent."""
         from ._lineage import used_by
 
         self.chain.readable()

@@ -119,6 +119,8 @@ def test_the_report_shows_every_part_of_the_record_escaped_and_self_contained(
         assert text in page, text
     assert page.count('class="node node-version"') == 1  # the runs named no parent
     assert page.count('class="node node-data"') == 1
+    assert page.count('class="node node-run"') == 2  # the training run and the rebuild
+    assert page.count('class="edge edge-reproduces"') == 1
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
 
 
@@ -214,7 +216,8 @@ def test_the_report_renders_in_a_real_browser(audited: tuple[Path, Path],
                 box = page.locator("svg.modelver-lineage").bounding_box()
                 assert box is not None and box["width"] > 300 and box["height"] > 30
                 nodes = page.locator("svg.modelver-lineage g.node")
-                assert nodes.count() == 3  # the version, its run, the dataset
+                # the version, its run, the dataset, and the run that reproduced it
+                assert nodes.count() == 4
                 assert all(nodes.nth(i).bounding_box() for i in range(nodes.count()))
                 for key in SECTIONS:
                     assert page.locator(f"section#{key}").is_visible(), key

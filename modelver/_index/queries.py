@@ -71,10 +71,18 @@ FROM (SELECT digest, run_id, key, min(rowid) FROM run_data
 JOIN runs r ON r.id = d.run_id JOIN entries e ON e.name = r.name AND e.seq = r.seq"""
 _USED_BY = f"""WITH RECURSIVE hit(ref) AS (
     SELECT r.version FROM run_data d JOIN runs r ON r.id = d.run_id
-    WHERE d.digest = ? AND r.version IS NOT NULL
+    WHERE d.digest IN (SELECT value FROM json_each(?)) AND r.version IS NOT NULL
     UNION SELECT e.child FROM edges e JOIN hit ON e.parent = hit.ref)
 {_V} JOIN hit ON {_BY_REF.format(r="hit.ref")}
 ORDER BY v.name, v.sort_key"""
+
+_SNAPSHOT_SOURCES = """SELECT DISTINCT json_extract(j.value, '$.digest') FROM runs r
+JOIN entries e ON e.name = r.name AND e.seq = r.seq, json_each(e.text, '$.body.run.data') j
+WHERE json_extract(e.text, '$.body.run.blobs') IS NOT NULL
+AND json_extract(j.value, '$.snapshot') = ?"""
+_REPRODUCTIONS = """SELECT r.id, r.reproduces, r.status, json_extract(e.text, '$.body.run')
+FROM json_each(?) j JOIN runs r ON r.reproduces = j.value
+JOIN entries e ON e.name = r.name AND e.seq = r.seq ORDER BY r.started_at, r.id"""
 
 
 def _time(text: str) -> datetime:
@@ -288,12 +296,14 @@ class Queries:
         return [r[0] for r in self.index.query(
             "SELECT DISTINCT alias FROM alias_events WHERE name = ? ORDER BY alias", (name,))]
 
-    def alias_events(self, name: str, alias: str) -> list[AliasEvent]:
-        """Every move of an alias, oldest first."""
+    def alias_events(self, name: str, alias: str, *, until: str | None = None
+                     ) -> list[AliasEvent]:
+        """Every move of an alias, oldest first; with ``until`` (an ISO-8601 UTC text),
+        those made at or before it."""
         rows = self.index.query(
             "SELECT json_extract(e.text, '$.body.event') FROM alias_events a JOIN entries e "
             "ON e.name = a.name AND e.seq = a.seq WHERE a.name = ? AND a.alias = ? "
-            "ORDER BY a.seq", (name, alias))
+            "AND (? IS NULL OR a.at <= ?) ORDER BY a.seq", (name, alias, until, until))
         return [structure(json.loads(r[0]), AliasEvent) for r in rows]
 
     def alias_steps(self, name: str, alias: str) -> list[tuple[str, str]]:
@@ -342,9 +352,19 @@ class Queries:
         """digest → the JSON of one recorded fingerprint with that digest."""
         return dict(self.index.query(_FINGERPRINTS, (json.dumps(digests),)))
 
-    def used_by(self, digest: str) -> list[ModelVersion]:
-        """Versions whose run read ``digest``, and all their descendants."""
-        return [_version(r) for r in self.index.query(_USED_BY, (digest,))]
+    def used_by(self, digests: Iterable[str]) -> list[ModelVersion]:
+        """Versions whose run read any of ``digests``, and all their descendants."""
+        return [_version(r) for r in self.index.query(_USED_BY, (json.dumps(sorted(digests)),))]
+
+    def snapshot_sources(self, snapshot: str) -> list[str]:
+        """The fingerprint digests of the data whose stored snapshot is ``snapshot`` (read
+        from the runs that snapshot their data: the others name no snapshot)."""
+        return [r[0] for r in self.index.query(_SNAPSHOT_SOURCES, (snapshot,))]
+
+    def reproduction_runs(self, refs: list[str]) -> list[tuple[str, str, str, str]]:
+        """(run id, ``name@version`` reproduced, status, run JSON) of every run
+        ``reproduce`` made of these versions, oldest first."""
+        return list(self.index.query(_REPRODUCTIONS, (json.dumps(refs),)))
 
     # -- retention and blobs -------------------------------------------------------------
 

@@ -466,21 +466,23 @@ _RULED = "text-align:left;padding:1px 10px 1px 0;border-bottom:1px solid rgba(12
 
 
 def diff_html(d: Diff) -> str:
-    """A table of the changes (section, mark, key, old, new, delta), then the source diff."""
+    """A table of the changes (section, mark, key, old, new, delta; snapshot files
+    too), then the source diff and the diff of the git diffs."""
     rows = []
-    for s in d.sections:
+    for name, s in [(s.name, s) for s in d.sections] + [(f"snapshot {f.name}", f)
+                                                        for f in d.snapshots]:
         for mark, changes in (("+", s.added), ("-", s.removed), ("~", s.changed)):
             for c in changes:
                 delta = "" if c.delta is None else f"{c.delta:+.6g}"
-                cells = (s.name, mark, c.key, show_value(c.old), show_value(c.new), delta)
+                cells = (name, mark, c.key, show_value(c.old), show_value(c.new), delta)
                 rows.append("<tr>" + "".join(f'<td style="{_RULED}">{escape(x)}</td>'
                                              for x in cells) + "</tr>")
     head = "".join(f'<th style="{_RULED}">{escape(x)}</th>' for x in (
         "section", "", "key", d.a.ref, d.b.ref, "delta"))
     body = "".join(rows) or f'<tr><td style="{_RULED}" colspan="6">no differences</td></tr>'
     notes = "".join(f'<div style="opacity:.75">{escape(n)}</div>' for n in d.notes)
-    src = (f'<pre style="color:inherit">{escape(d.source_diff)}</pre>' if d.source_diff
-           else "")
+    src = "".join(f'<pre style="color:inherit">{escape(t)}</pre>'
+                  for t in (d.source_diff, d.git_diff) if t)
     return (f'<div style="color:inherit;font-size:12px"><table style="border-collapse:'
             f'collapse;color:inherit"><tr>{head}</tr>{body}</table>{notes}{src}</div>')
 

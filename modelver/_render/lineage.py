@@ -51,7 +51,8 @@ def _mermaid_escape(text: str) -> str:
 
 
 def lineage_dot(graph: Lineage) -> str:
-    """The graph in Graphviz DOT; deleted versions are dashed and grey."""
+    """The graph in Graphviz DOT; deleted versions are dashed and grey, reproductions
+    dotted."""
     ids = _short_ids(graph)
     lines = ["digraph lineage {", "  rankdir=LR;",
              '  node [fontname="Helvetica", fontsize=10];']
@@ -66,13 +67,15 @@ def lineage_dot(graph: Lineage) -> str:
         lines.append(f'  {ids[node.id]} [{", ".join(attrs_)}];')
     for e in graph.edges:
         text = f' [label="{_dot_escape(e.label)}"]' if e.label else ""
+        text = " [style=dotted]" if e.kind == "reproduces" else text
         lines.append(f"  {ids[e.source]} -> {ids[e.target]}{text};")
     lines.append("}")
     return "\n".join(lines)
 
 
 def lineage_mermaid(graph: Lineage) -> str:
-    """The graph as a Mermaid flowchart; deleted versions dashed, the root bold."""
+    """The graph as a Mermaid flowchart; deleted versions dashed, the root bold,
+    reproductions dotted."""
     ids = _short_ids(graph)
     lines = ["flowchart LR"]
     shapes = {"data": ('[("', '")]'), "run": ('(["', '"])'), "version": ('["', '"]')}
@@ -81,6 +84,7 @@ def lineage_mermaid(graph: Lineage) -> str:
         lines.append(f"  {ids[node.id]}{left}{_mermaid_escape(label(node))}{right}")
     for e in graph.edges:
         arrow = f' -->|"{_mermaid_escape(e.label)}"| ' if e.label else " --> "
+        arrow = " -.-> " if e.kind == "reproduces" else arrow
         lines.append(f"  {ids[e.source]}{arrow}{ids[e.target]}")
     lines.append("  classDef deleted stroke-dasharray: 5 5,color:#888,stroke:#888;")
     lines.append("  classDef root stroke-width:3px;")
@@ -122,9 +126,9 @@ def lineage_text(graph: Lineage) -> str:
 
     def up_children(node_id: str) -> list[tuple[str, str]]:
         edges = into.get(node_id, [])
-        order = {"output": 0, "input": 1, "parent": 2}
+        order = {"output": 0, "input": 1, "parent": 2, "reproduces": 3}
         return [(e.source, "parent " if e.kind == "parent" else "")
-                for e in sorted(edges, key=lambda e: (order[e.kind], e.source))]
+                for e in sorted(edges, key=lambda e: (order.get(e.kind, 4), e.source))]
 
     def down_children(node_id: str) -> list[tuple[str, str]]:
         return [(e.target, "child ") for e in sorted(out_of.get(node_id, []),

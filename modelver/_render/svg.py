@@ -118,7 +118,8 @@ def lineage_svg(graph: Lineage) -> str:
         (sx, sy), (tx, ty) = at(e.source), at(e.target)
         x1, y1, x2, y2 = sx + NODE_W, sy + NODE_H // 2, tx, ty + NODE_H // 2
         bend = max(30, (x2 - x1) // 2)
-        dash = ' stroke-dasharray="4 3"' if e.kind == "parent" else ""
+        dash = {"parent": ' stroke-dasharray="4 3"',
+                "reproduces": ' stroke-dasharray="1 3"'}.get(e.kind, "")
         parts.append(f'<path class="edge edge-{_x(e.kind)}" d="M{x1},{y1} C{x1 + bend},{y1} '
                      f'{x2 - bend},{y2} {x2},{y2}" fill="none" stroke="currentColor" '
                      f'stroke-opacity=".55" stroke-width="1.2"{dash} '

@@ -38,7 +38,8 @@ def show_value(value: Any) -> str:
 
 
 def diff_text(d: Diff) -> str:
-    """One line per change, the source diff under ``code``, then the unchanged sections."""
+    """One line per change, the files of changed folder snapshots under ``data``, the
+    source diff and the diff of the git diffs under ``code``, then the unchanged sections."""
     lines = [f"diff {d.a.ref} -> {d.b.ref}"]
     lines += [f"  note: {n}" for n in d.notes]
     for s in d.sections:
@@ -49,8 +50,15 @@ def diff_text(d: Diff) -> str:
         lines += [f"  - {c.key}: {show_value(c.old)}" for c in s.removed]
         lines += [f"  ~ {c.key}: {show_value(c.old)} -> {show_value(c.new)}"
                   + (f" ({c.delta:+.6g})" if c.delta is not None else "") for c in s.changed]
-        if s.name == "code" and d.source_diff:
-            lines += ["    " + line for line in d.source_diff.splitlines()]
+        if s.name == "data":
+            for f in d.snapshots:
+                lines.append(f"  files of {f.name} (snapshot)")
+                lines += [f"    + {c.key}" for c in f.added]
+                lines += [f"    - {c.key}" for c in f.removed]
+                lines += [f"    ~ {c.key}" for c in f.changed]
+        if s.name == "code":
+            for text in (d.source_diff, d.git_diff):
+                lines += ["    " + line for line in (text or "").splitlines()]
     same = [s.name for s in d.sections if not s]
     lines.append(f"unchanged: {', '.join(same)}" if same else "every section changed")
     return "\n".join(lines)

@@ -183,12 +183,48 @@ def _show_text(mv: modelver.ModelVersion, run: modelver.Run | None, aliases: lis
     return "\n".join(lines)
 
 
+def _at(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--at", metavar="TIME", help=f"{what} TIME: ISO 8601 (2026-03-01T12:00, "
+                   "UTC unless it names a timezone) or a date (its midnight, UTC)")
+
+
+def _show_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ref", metavar="NAME@REF")
+    _at(p, "resolve an alias as it was at")
+    p.add_argument("--diff", action="store_true",
+                   help="print the uncommitted git diff stored with the version's run")
+
+
+def _no_diff(mv: modelver.ModelVersion, run: modelver.Run | None) -> str:
+    """Why a version has no stored git diff."""
+    code = run.code if run else None
+    why = ("it was registered directly, without a run" if run is None else
+           "its run recorded no code" if code is None else
+           "its code was not in a git repository" if code.git_commit is None else
+           "the git working tree was clean" if not code.git_dirty else
+           "no tracked file had changed (untracked files are not stored), or the diff "
+           "was too large to keep")
+    return f"{mv.ref}: no uncommitted git diff stored ({why})"
+
+
+def _show_diff(store: modelver.Store, mv: modelver.ModelVersion, run: modelver.Run | None
+               ) -> Output:
+    digest = run.code.diff_digest if run and run.code else None
+    if digest is None:
+        return Output(_no_diff(mv, run), {"ref": mv.ref, "digest": None, "diff": None})
+    text = store.read_blob(digest).decode("utf-8", errors="replace")
+    return Output(text.rstrip("\n"), {"ref": mv.ref, "digest": digest, "diff": text})
+
+
 @command("show", "show one version with everything its run captured",
-         "modelver show fraud@prod --json", lambda p: _positional(p, "ref", metavar="NAME@REF"))
+         "modelver show fraud@prod --json   |   modelver show fraud@prod --at 2026-03-01 "
+         "--diff", _show_args)
 def cmd_show(args: argparse.Namespace, store: modelver.Store) -> Output:
     name, ref = modelver.split_ref(args.ref)
-    mv = store.resolve(name, ref)
+    mv = store.resolve(name, ref, at=args.at)
     run = store.get_run(mv.run_id) if mv.run_id else None
+    if args.diff:
+        return _show_diff(store, mv, run)
     aliases = [a for a, v in store.aliases(name).items() if v == mv.version]
     data = {"version": plain(mv), "run": plain(run) if run else None,
             "aliases": aliases}
@@ -238,15 +274,22 @@ def cmd_rollback(args: argparse.Namespace, store: modelver.Store) -> Output:
 def _history_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("name")
     p.add_argument("alias", nargs="?", default="prod")
+    _at(p, "only the moves made up to")
 
 
 @command("history", "the append-only history of an alias, oldest first",
-         "modelver history fraud prod", _history_args)
+         "modelver history fraud prod   |   modelver history fraud prod --at 2026-03-01T12:00",
+         _history_args)
 def cmd_history(args: argparse.Namespace, store: modelver.Store) -> Output:
-    events = store.alias_history(args.name, args.alias)
-    return Output(table([_event_line(e) for e in events],
-                        ["AT (UTC)", "KIND", "FROM", "TO", "BY", "REASON"]),
-                  [plain(e) for e in events])
+    events = store.alias_history(args.name, args.alias, at=args.at)
+    text = table([_event_line(e) for e in events],
+                 ["AT (UTC)", "KIND", "FROM", "TO", "BY", "REASON"])
+    if args.at is None:
+        return Output(text, [plain(e) for e in events])
+    now = events[-1]
+    text += f"\nat {args.at}: {now.name}@{now.alias} -> {now.to_version}"
+    return Output(text, {"at": args.at, "version": now.to_version,
+                         "events": [plain(e) for e in events]})
 
 
 # -- integrity --------------------------------------------------------------------

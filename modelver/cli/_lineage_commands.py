@@ -57,7 +57,8 @@ def cmd_lineage(args: argparse.Namespace, store: modelver.Store) -> Output:
 
 
 def _used_by_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", metavar="PATH", help="a file, folder, URL or sha256: digest")
+    p.add_argument("path", metavar="PATH", help="a file, folder, URL, or the sha256: digest "
+                   "of a data fingerprint or of a data snapshot")
 
 
 @command("used-by", "every version trained on a file, folder, URL or digest, directly or "
