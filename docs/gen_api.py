@@ -168,7 +168,14 @@ def _fields(cls: type) -> list[str]:
 def _members(cls: type, qualname: str) -> list[str]:
     out: list[str] = []
     hidden = HIDDEN.get(qualname, set())
-    for key, raw in vars(cls).items():
+    # The class's own members, then those of its modelver mixins (Store's methods live
+    # in a few mixins, one concern each), each name once.
+    members: dict[str, Any] = {}
+    for klass in cls.__mro__:
+        if klass.__module__.startswith("modelver"):
+            for key, raw in vars(klass).items():
+                members.setdefault(key, raw)
+    for key, raw in members.items():
         if key.startswith("_") or key in hidden:
             continue
         if isinstance(raw, property):

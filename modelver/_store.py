@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +24,10 @@ from ._context import record_parent
 from ._errors import IntegrityError, InvalidName, NotFound, StoreError, VersionExists
 from ._index import IndexStatCache
 from ._names import check_name
-from ._records import AliasEvent, Hold, ModelVersion, Run
+from ._records import ModelVersion, Run
 from ._resolve import find_run, is_exact, resolve, split_ref
+from ._store_governance import GovernanceMethods
+from ._store_queries import QueryMethods
 from ._times import parse_time
 from ._versions import Bump
 from .backends import Backend, open_backend
@@ -33,14 +35,10 @@ from .backends import Backend, open_backend
 if TYPE_CHECKING:
     from ._artifacts import Stored
     from ._audit import Audit
-    from ._diff import Diff
-    from ._gc import GcReport
-    from ._lineage import Lineage
-    from ._lists import AliasHistory, RunList, VersionList
+    from ._lists import RunList, VersionList
     from ._load import ArtifactCache
     from ._locking import LockFile, LockMove
     from ._reproduce import Reproduction
-    from ._retention import RetentionPlan, RetentionPolicy
     from ._transfer import TransferReport
     from ._verify import VerifyReport
 
@@ -54,7 +52,7 @@ def _lock_may_apply() -> bool:
             or "PYTEST_CURRENT_TEST" in os.environ)
 
 
-class Store:
+class Store(GovernanceMethods, QueryMethods):
     """A model registry at one URI. Every public ``modelver`` function is also a method here.
 
     Open one with :func:`modelver.open`; the process-wide default comes from
@@ -335,116 +333,6 @@ class Store:
 
         mv = self._find(name, ref)
         return build_audit(self.chain, mv, self.lineage(name, mv.version), self.read_blob)
-
-    # -- aliases and holds -----------------------------------------------------
-
-    def promote(self, name: str, version: str, alias: str = "prod", *,
-                reason: str | None = None, expect: str | None = None) -> AliasEvent:
-        """Point ``alias`` at ``version`` (any reference), recording who, when and why.
-
-        With ``expect="1.2.0"`` the move happens only if the alias still points there
-        (compare-and-swap); otherwise :class:`Conflict` is raised and nothing changes.
-        """
-        from ._aliases import checked_alias, move_alias
-
-        checked_alias(alias)
-        target = self._find(name, version).version
-        return move_alias(self.chain, name, alias, target, kind="promote", reason=reason,
-                          expect=expect)
-
-    def rollback(self, name: str, alias: str = "prod", *, to: str | None = None,
-                 reason: str | None = None) -> AliasEvent:
-        """Move ``alias`` back to the version it pointed to before (or to ``to``).
-
-        Versions deleted by retention are skipped. A rollback is itself an event.
-        """
-        from ._aliases import checked_alias, move_alias
-
-        checked_alias(alias)
-        target = None if to is None else self._find(name, to).version
-        return move_alias(self.chain, name, alias, target, kind="rollback", reason=reason)
-
-    def alias_history(self, name: str, alias: str, *, at: datetime | date | str | None = None
-                      ) -> AliasHistory:
-        """Every move of an alias, oldest first; ``NotFound`` (with the nearest aliases)
-        for an alias the model never had. With ``at`` (as :meth:`resolve` takes it), the
-        moves made up to then: the last one says where the alias pointed."""
-        from ._aliases import alias_history
-        from ._lists import AliasHistory
-        from ._names import check_alias
-
-        name, alias = check_name(name), check_alias(alias)
-        when = None if at is None else parse_time(at)
-        self.chain.readable(name)
-        return AliasHistory(alias_history(self.chain.queries, name, alias, self.uri, when))
-
-    def aliases(self, name: str) -> dict[str, str]:
-        """The current aliases of a model, alias → version."""
-        name = check_name(name)
-        self.chain.readable(name)
-        return {a: v for _, a, v in self.chain.queries.aliases(name)}
-
-    def hold(self, name: str, version: str, reason: str) -> Hold:
-        """Protect a version from retention (a legal or operational hold)."""
-        from ._aliases import hold
-
-        return hold(self.chain, self._find(name, version), reason)
-
-    def release(self, name: str, version: str, reason: str = "released") -> Hold:
-        """Release a hold placed with :meth:`hold`."""
-        from ._aliases import hold
-
-        return hold(self.chain, self._find(name, version), reason, release=True)
-
-    def holds(self, name: str | None = None) -> list[Hold]:
-        """The versions currently held."""
-        if name is not None:
-            name = check_name(name)
-        self.chain.readable(name)
-        return self.chain.queries.holds(name)
-
-    # -- lineage, diff, retention -------------------------------------------------
-
-    def lineage(self, name: str, ref: str = "latest") -> Lineage:
-        """The lineage graph around one version: datasets, runs, parents and children."""
-        from ._lineage import lineage
-
-        return lineage(self.chain.queries, self._find(name, ref))
-
-    def used_by(self, data: Any) -> list[ModelVersion]:
-        """Every version trained on ``data`` (a path, array, frame, fingerprint, or the
-        ``sha256:`` digest of one or of a data snapshot), directly or via a parent."""
-        from ._lineage import used_by
-
-        self.chain.readable()
-        return used_by(self.chain.queries, data, self.stat_cache)
-
-    def diff(self, a: str, b: str) -> Diff:
-        """Compare two versions (``"fraud@1.2.0"``, ``"fraud@prod"``) section by section."""
-        from ._diff import diff
-
-        versions = [self._find(*split_ref(text)) for text in (a, b)]
-        runs = [self.get_run(mv.run_id) if mv.run_id else None for mv in versions]
-        return diff(versions[0], runs[0], versions[1], runs[1], self.read_blob)
-
-    def plan_retention(self, policy: RetentionPolicy, name: str | None = None
-                       ) -> RetentionPlan:
-        """Which versions' artifacts a policy would delete, and why (pure: deletes nothing);
-        ``plan.apply()`` then deletes them, writing a tombstone for each into the log."""
-        from ._retention import plan_retention
-
-        return plan_retention(self.chain, policy, name)
-
-    def gc(self, *, dry_run: bool = False, grace: timedelta | str | float = "1h"
-           ) -> GcReport:
-        """Delete blobs no record references (left by interrupted uploads or retention).
-
-        Blobs written within ``grace`` (``"1h"``, a timedelta, seconds) are kept: a writer
-        may be about to name them. On object storage a blob goes to the store's trash
-        first and a later ``gc`` removes it once ``grace`` has passed."""
-        from ._gc import gc, grace_seconds
-
-        return gc(self.chain, dry_run=dry_run, grace_s=grace_seconds(grace))
 
     # -- moving between stores ---------------------------------------------------
 
