@@ -13,7 +13,8 @@ says it is needed. An upgrade rebuilds the derived tables by replaying ``entries
 that cannot be applied; schema 4 shortened ``sort_key`` and dropped an index that
 duplicated ``versions_sorted``; schema 5 added a version's record schema, the blobs
 its artifact is made of, and its members and requirements; schema 6 the version a
-run ``reproduces``). (Schema 1 used sqlite-utils'
+run ``reproduces``; schema 7 the tables that search, annotations, protected aliases and
+approvals read). (Schema 1 used sqlite-utils'
 migrations; its bookkeeping table is left in place and unused.)
 """
 
@@ -26,7 +27,7 @@ from .apply import apply_or_quarantine
 
 __all__ = ["DERIVED_TABLES", "SCHEMA_USER_VERSION", "migrate"]
 
-SCHEMA_USER_VERSION = 6
+SCHEMA_USER_VERSION = 7
 
 # Every table derived from the log, by its key columns (``verify`` compares them).
 DERIVED_TABLES = {
