@@ -11,9 +11,10 @@ where a fresh store lives::
             return StorePlace(f"mine://bucket/{tmp_path.name}", None, True,
                               tmp_path, monkeypatch)
 
-modelver runs this same suite on its SQLite store, ``memory://``, ``file://`` and S3
-(moto's server on loopback). It needs pytest, which this module imports; importing
-``modelver`` itself never imports this module.
+modelver runs this same suite on its SQLite store, ``memory://``, ``file://``, S3
+(moto's server), GCS (fake-gcs-server) and Azure Blob (Azurite), all on loopback. It
+needs pytest, which this module imports; importing ``modelver`` itself never imports
+this module.
 """
 
 from __future__ import annotations

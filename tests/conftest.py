@@ -11,7 +11,7 @@ import pytest
 import modelver
 from modelver import _config
 
-pytest_plugins = ["pytester", "conftest_s3"]
+pytest_plugins = ["pytester", "conftest_s3", "conftest_cloud"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,8 @@
 """The backend contract (:mod:`modelver.testing`), run on every built-in backend.
 
 One suite, run unchanged on the SQLite store, ``memory://``, a local folder through
-``file://``, and S3 through s3fs against moto's server on loopback.
+``file://``, S3 through s3fs against moto's server, GCS through gcsfs against
+fake-gcs-server and Azure Blob through adlfs against Azurite, all on loopback.
 """
 
 from __future__ import annotations
@@ -39,6 +40,20 @@ class TestS3(BackendContract):
                    monkeypatch: pytest.MonkeyPatch) -> StorePlace:
         s3 = request.getfixturevalue("s3")
         return StorePlace(s3.uri, s3.options, True, tmp_path, monkeypatch)
+
+
+class TestGCS(BackendContract):
+    def make_place(self, request: pytest.FixtureRequest, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> StorePlace:
+        gcs = request.getfixturevalue("gcs")
+        return StorePlace(gcs.uri, gcs.options, True, tmp_path, monkeypatch)
+
+
+class TestAzure(BackendContract):
+    def make_place(self, request: pytest.FixtureRequest, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> StorePlace:
+        azure = request.getfixturevalue("azure")
+        return StorePlace(azure.uri, azure.options, True, tmp_path, monkeypatch)
 
 
 def test_signed_remote_entries_verify_and_forged_ones_are_refused(

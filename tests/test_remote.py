@@ -1,4 +1,5 @@
-"""Remote stores: many writers on S3 (moto on loopback), crashes, offline reads, the cache.
+"""Remote stores: many writers on S3 (moto on loopback), GCS (fake-gcs-server) and Azure
+Blob (Azurite), crashes, offline reads, the cache.
 
 Child processes get the store's URI and s3fs options through argv and a cache
 folder of their own through ``MODELVER_CACHE``; two children share each cache
@@ -24,6 +25,7 @@ from typing import Any
 
 import fsspec
 import pytest
+from conftest_cloud import CloudPlace
 from conftest_s3 import FAST_FAIL, MotoS3, S3Place
 from fsspec.implementations.memory import MemoryFileSystem
 
@@ -93,11 +95,11 @@ def _run_together(script: str, argvs: list[list[str]], tmp: Path) -> list[list[s
     return [c.finish() for c in children]
 
 
-def _fresh(place: S3Place | str, tmp: Path, monkeypatch: pytest.MonkeyPatch,
+def _fresh(place: S3Place | CloudPlace | str, tmp: Path, monkeypatch: pytest.MonkeyPatch,
            options: dict[str, Any] | None = None, **kw: Any) -> modelver.Store:
     """The store as a new machine sees it: empty index and cache."""
     monkeypatch.setenv("MODELVER_CACHE", str(tmp / f"fresh-{uuid.uuid4().hex[:8]}"))
-    if isinstance(place, S3Place):
+    if not isinstance(place, str):
         return modelver.open(place.uri, storage_options=place.options, **kw)
     return modelver.open(place, storage_options=options, **kw)
 
@@ -105,35 +107,48 @@ def _fresh(place: S3Place | str, tmp: Path, monkeypatch: pytest.MonkeyPatch,
 # -- many writers on S3 ---------------------------------------------------------------
 
 
-def _eight_writers_get_200_distinct_versions(place: S3Place | str, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    argv = place.argv() if isinstance(place, S3Place) else [place, "{}"]
-    outputs = _run_together(REGISTER, [[*argv, "fraud", str(w), "25"] for w in range(8)],
-                            tmp_path)
+def _writers_get_distinct_versions(place: S3Place | CloudPlace | str, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch, writers: int = 8,
+                                   each: int = 25) -> None:
+    """``writers`` processes register ``each`` versions at once: every version is given
+    once, none is lost, and the chain verifies from a new machine."""
+    argv = [place, "{}"] if isinstance(place, str) else place.argv()
+    outputs = _run_together(REGISTER, [[*argv, "fraud", str(w), str(each)]
+                                       for w in range(writers)], tmp_path)
     reported = [line.split() for out in outputs for line in out]
-    assert len(reported) == 200
-    assert len({v for v, _, _ in reported}) == 200
+    total = writers * each
+    assert len(reported) == total
+    assert len({v for v, _, _ in reported}) == total
     store = _fresh(place, tmp_path, monkeypatch)
     versions = {mv.version: mv for mv in store.versions("fraud")}
-    assert sorted(parse_version(v).release[2] for v in versions) == list(range(200))
-    assert len({mv.digest for mv in versions.values()}) == 200
+    assert sorted(parse_version(v).release[2] for v in versions) == list(range(total))
+    assert len({mv.digest for mv in versions.values()}) == total
     report = store.verify()  # every chain link, and every blob re-hashed
     assert report.ok, str(report)
-    assert report.entries == 200 and report.blobs == 400  # a manifest and a file each
+    assert report.entries == total and report.blobs == 2 * total  # a manifest and a file each
     for version, writer, i in random.Random(0).sample(reported, 10):
         assert store.load("fraud", version) == {"writer": writer, "i": int(i)}
 
 
 def test_eight_processes_registering_on_s3_get_200_distinct_versions(
         s3: S3Place, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _eight_writers_get_200_distinct_versions(s3, tmp_path, monkeypatch)
+    _writers_get_distinct_versions(s3, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("service", ["gcs", "azure"])
+def test_four_processes_registering_on_gcs_and_azure_get_40_distinct_versions(
+        service: str, request: pytest.FixtureRequest, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # ifGenerationMatch=0 on fake-gcs-server, If-None-Match: * on Azurite.
+    place = request.getfixturevalue(service)
+    _writers_get_distinct_versions(place, tmp_path, monkeypatch, writers=4, each=10)
 
 
 def test_eight_processes_registering_in_a_shared_folder_get_200_distinct_versions(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The local folder, whose exclusive create is an os.link, is the concurrency oracle
     # the same run on S3 is checked against (moto's server is a stand-in for S3).
-    _eight_writers_get_200_distinct_versions(f"file://{tmp_path}/shared", tmp_path,
+    _writers_get_distinct_versions(f"file://{tmp_path}/shared", tmp_path,
                                              monkeypatch)
 
 

@@ -4,12 +4,21 @@
 filesystem     how an exclusive create is made atomic
 =============  ==================================================================
 S3 (s3fs)      ``If-None-Match: *`` conditional PUT (``pipe_file(mode="create")``)
+GCS (gcsfs)    ``ifGenerationMatch=0`` on the upload (``pipe_file(mode="create")``: gcsfs
+               sends it on simple and resumable uploads and turns 412 into
+               ``FileExistsError``)
+Azure (adlfs)  ``If-None-Match: *`` on the put (``pipe_file(mode="create")`` is
+               ``upload_blob(overwrite=False)``; 409/412 become ``FileExistsError``)
 local folder   a temporary file published with ``os.link`` (fails if the name exists)
 memory://      a process-wide lock around check-then-write
 =============  ==================================================================
 
 fsspec's generic ``mode="create"`` is check-then-write on most filesystems, so two
-writers can both "win"; any filesystem not listed is refused for writing.
+writers can both "win"; any filesystem not listed is refused for writing. A listed
+object store is still probed before its first write (``RemoteBackend``): a second
+exclusive create of one key must fail. Emulators and gateways that drop the
+precondition, and gcsfs's experimental path for zonal (Rapid) buckets, which
+overwrites whatever the mode, are found that way and opened read-only.
 """
 
 from __future__ import annotations
@@ -28,6 +37,11 @@ __all__ = ["create_exclusive", "supports_exclusive"]
 _MEMORY_LOCK = threading.Lock()
 
 
+# Object stores whose ``pipe_file(path, data, mode="create")`` sends a server-side
+# precondition (see the table above).
+_CONDITIONAL_PUT = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+
+
 def _protocols(fs: Any) -> set[str]:
     proto = fs.protocol
     return set(proto if isinstance(proto, (tuple, list)) else (proto,))
@@ -35,7 +49,7 @@ def _protocols(fs: Any) -> set[str]:
 
 def supports_exclusive(fs: Any) -> bool:
     """Whether modelver knows an atomic exclusive create for this filesystem."""
-    return bool(_protocols(fs) & {"s3", "s3a", "file", "local", "memory"})
+    return bool(_protocols(fs) & (_CONDITIONAL_PUT | {"file", "local", "memory"}))
 
 
 def create_exclusive(fs: Any, path: str, data: bytes) -> bool:
@@ -49,7 +63,7 @@ def create_exclusive(fs: Any, path: str, data: bytes) -> bool:
                 return False
             fs.pipe_file(path, data)
             return True
-    if protocols & {"s3", "s3a"}:
+    if protocols & _CONDITIONAL_PUT:
         try:
             fs.pipe_file(path, data, mode="create")
         except FileExistsError:

@@ -313,7 +313,7 @@ def _trashed_at(key: str) -> float:
 
 def _mtime(info: dict[str, Any]) -> float | None:
     """A listing entry's modification time (each fsspec filesystem names it its way)."""
-    for field in ("LastModified", "mtime", "created", "updated"):
+    for field in ("LastModified", "mtime", "last_modified", "created", "updated"):
         value = info.get(field)
         if isinstance(value, datetime):
             return value.timestamp()

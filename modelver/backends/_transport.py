@@ -18,17 +18,19 @@ __all__ = ["S3FS_RETRIES", "S3_CLIENT_DEFAULTS", "is_s3", "limit_s3fs_retries",
 def transport_errors() -> tuple[type[BaseException], ...]:
     """What a filesystem raises when the store cannot be reached.
 
-    s3fs and gcsfs let some transport errors through untranslated (botocore's
-    ``EndpointConnectionError`` is not an ``OSError``); they are only looked up
-    when their library is already imported.
+    s3fs, gcsfs and adlfs let some transport errors through untranslated (botocore's
+    ``EndpointConnectionError``, gcsfs's ``HttpError`` and azure-core's
+    ``ServiceRequestError`` are not ``OSError``); they are only looked up when their
+    library is already imported.
     """
     errors: list[type[BaseException]] = [OSError, TimeoutError]
-    botocore = sys.modules.get("botocore.exceptions")
-    if botocore is not None:
-        errors.append(botocore.BotoCoreError)
-    aiohttp = sys.modules.get("aiohttp")
-    if aiohttp is not None:
-        errors.append(aiohttp.ClientError)
+    for module, name in (("botocore.exceptions", "BotoCoreError"), ("aiohttp", "ClientError"),
+                         ("gcsfs.retry", "HttpError"),
+                         ("google.auth.exceptions", "GoogleAuthError"),
+                         ("azure.core.exceptions", "AzureError")):
+        kind = getattr(sys.modules.get(module), name, None)
+        if isinstance(kind, type) and issubclass(kind, BaseException):
+            errors.append(kind)
     return tuple(errors)
 
 
@@ -89,6 +91,12 @@ def misconfiguration(exc: BaseException) -> str | None:
             return _NO_CREDENTIALS
         if kind in ("ProfileNotFound", "CredentialRetrievalError", "InvalidConfigError"):
             return f"{cause} (check AWS_PROFILE or storage_options['profile'])"
+        if kind in ("DefaultCredentialsError", "RefreshError"):  # google-auth
+            return (f"no usable Google credentials ({_first_line(cause)}): set "
+                    "GOOGLE_APPLICATION_CREDENTIALS or pass storage_options={'token': ...}")
+        if kind in ("ClientAuthenticationError", "CredentialUnavailableError"):  # azure
+            return (f"Azure refused these credentials ({_first_line(cause)}): check the "
+                    "connection string, account key, SAS token or identity")
         response = getattr(cause, "response", None)
         if isinstance(response, dict):
             code = str(response.get("Error", {}).get("Code", ""))

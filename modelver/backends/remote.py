@@ -51,6 +51,17 @@ _READ_BATCH = 256
 _ENTRY_FILE = re.compile(r"[0-9]{12}\.json")
 
 
+# What each object store's exclusive create relies on, for the probe's error message.
+_PRECONDITION = {"s3": "If-None-Match: *", "s3a": "If-None-Match: *",
+                 "gs": "ifGenerationMatch=0", "gcs": "ifGenerationMatch=0",
+                 "az": "If-None-Match: *", "abfs": "If-None-Match: *",
+                 "abfss": "If-None-Match: *"}
+
+
+def _scheme(uri: str) -> str:
+    return uri.split("://", 1)[0].lower() if "://" in uri else ""
+
+
 def _seq_name(seq: int) -> str:
     return f"{seq:012d}"
 
@@ -68,6 +79,7 @@ class RemoteBackend(RemoteBlobs):
         self._index: Index | None = None
         self._index_lock = threading.Lock()  # one database connection, whichever thread asks
         self._writable: bool | None = None
+        self._probe_failed = False
         self._exists = False
 
     @classmethod
@@ -272,7 +284,12 @@ class RemoteBackend(RemoteBlobs):
     # -- writing -----------------------------------------------------------------------
 
     def _check_writable(self) -> None:
-        """Refuse filesystems without exclusive create; probe once that it really is."""
+        """Refuse filesystems without exclusive create; probe once that it really is.
+
+        The probe creates one key twice with the exclusive create: the second must
+        fail. A server that ignores the precondition (some emulators and gateways)
+        lets it succeed, and the store stays read-only.
+        """
         if self._writable is None:
             if not supports_exclusive(self.fs):
                 self._writable = False
@@ -284,7 +301,14 @@ class RemoteBackend(RemoteBlobs):
                     with contextlib.suppress(*_transport_errors()):
                         self.fs.rm_file(probe)
                 self._writable = first and not second
+                self._probe_failed = not self._writable
         if not self._writable:
+            if self._probe_failed:
+                raise StoreError(
+                    f"{self.uri!r} cannot be written safely: a second exclusive create of "
+                    f"one key succeeded ({_PRECONDITION.get(_scheme(self.uri), 'the precondition')}"
+                    " was ignored), so concurrent writers could overwrite each other; use a "
+                    "server that honours it (reading works)")
             raise StoreError(f"{self.uri!r} cannot be written safely: its filesystem offers no "
                              "atomic exclusive create, so concurrent writers could overwrite "
                              "each other (reading works)")
