@@ -24,7 +24,8 @@ OUT = Path(__file__).resolve().parent / "api.md"
 GROUPS: list[tuple[str, list[str]]] = [
     ("Training", ["versioned_training", "training", "current_run", "log_params", "log_metrics",
                   "log_data", "fingerprint", "ActiveRun", "CaptureWarning"]),
-    ("Registry", ["register", "load", "resolve", "split_ref", "versions", "runs", "get_run",
+    ("Registry", ["register", "load", "resolve", "split_ref", "versions", "search", "runs",
+                  "get_run",
                   "promote", "rollback", "alias_history"]),
     ("Lineage, diff and retention", ["lineage", "used_by", "diff", "hold", "release",
                                      "RetentionPolicy"]),
@@ -34,8 +35,8 @@ GROUPS: list[tuple[str, list[str]]] = [
     ("Records", ["ModelVersion", "Run", "AliasEvent", "DataFingerprint", "CodeInfo", "Seeds",
                  "Environment", "Hardware", "GpuInfo", "Resources", "Hold", "Tombstone"]),
     # What the functions above return; users receive these, and may annotate with them.
-    ("Results", ["VersionList", "RunList", "AliasHistory", "Diff", "Lineage", "LineageNode",
-                 "LineageEdge", "RetentionPlan", "PlannedDeletion", "GcReport",
+    ("Results", ["VersionList", "RunList", "RunSummary", "AliasHistory", "Diff", "Lineage",
+                 "LineageNode", "LineageEdge", "RetentionPlan", "PlannedDeletion", "GcReport",
                  "VerifyReport", "Problem", "TransferReport", "LockFile", "LockEntry",
                  "LockMove"]),
     ("Errors", ["ModelverError"]),  # every other exception joins it, by kind

@@ -23,6 +23,8 @@ from ._errors import (
     NotFound,
     NotReproducible,
     Protected,
+    QueryError,
+    SchemaMismatch,
     StoreError,
     UnsafeFormat,
     VersionExists,
@@ -32,9 +34,12 @@ if TYPE_CHECKING:
     from . import formats
     from ._api import (
         alias_history,
+        annotate,
+        approve,
         audit,
         checkout_data,
         diff,
+        export,
         fingerprint,
         get_run,
         hold,
@@ -45,6 +50,7 @@ if TYPE_CHECKING:
         log_metrics,
         log_params,
         promote,
+        protect,
         pull,
         push,
         register,
@@ -53,11 +59,13 @@ if TYPE_CHECKING:
         resolve,
         rollback,
         runs,
+        search,
         use_lock,
         used_by,
         versions,
     )
     from ._audit import Audit
+    from ._checked import CheckedModel
     from ._config import configure, configured
     from ._config import open_store as open
     from ._diff import Diff
@@ -65,8 +73,11 @@ if TYPE_CHECKING:
     from ._lineage import Lineage, LineageEdge, LineageNode
     from ._lists import AliasHistory, RunList, VersionList
     from ._locking import LockEntry, LockFile, LockMove, pin
+    from ._mlflow_import import ImportedVersion, ImportReport, import_mlflow
     from ._records import (
         AliasEvent,
+        Annotation,
+        Approval,
         Artifact,
         CodeInfo,
         DataFingerprint,
@@ -75,6 +86,7 @@ if TYPE_CHECKING:
         Hardware,
         Hold,
         ModelVersion,
+        Protection,
         Resources,
         Run,
         Seeds,
@@ -84,6 +96,8 @@ if TYPE_CHECKING:
     from ._resolve import split_ref
     from ._retention import PlannedDeletion, RetentionPlan, RetentionPolicy
     from ._run import ActiveRun, CaptureWarning, current_run
+    from ._run_summary import RunSummary
+    from ._signature import InputSchema, Signature
     from ._store import QuarantineWarning, StaleWarning, Store
     from ._training import training, versioned_training
     from ._transfer import TransferReport
@@ -95,7 +109,17 @@ if TYPE_CHECKING:
 # when it first calls ``load``, a training script for capture when a run starts.
 _LAZY = {
     "alias_history": "_api",
+    "annotate": "_api",
+    "approve": "_api",
+    "protect": "_api",
+    "Annotation": "_records",
+    "Approval": "_records",
+    "Protection": "_records",
     "checkout_data": "_api",
+    "export": "_api",
+    "Signature": "_signature",
+    "InputSchema": "_signature",
+    "CheckedModel": "_checked",
     "reproduce": "_api",
     "audit": "_api",
     "Audit": "_audit",
@@ -118,6 +142,7 @@ _LAZY = {
     "resolve": "_api",
     "rollback": "_api",
     "runs": "_api",
+    "search": "_api",
     "use_lock": "_api",
     "used_by": "_api",
     "versions": "_api",
@@ -131,6 +156,7 @@ _LAZY = {
     "LineageNode": "_lineage",
     "AliasHistory": "_lists",
     "RunList": "_lists",
+    "RunSummary": "_run_summary",
     "VersionList": "_lists",
     "LockEntry": "_locking",
     "LockFile": "_locking",
@@ -165,6 +191,9 @@ _LAZY = {
     "VerifyReport": "_verify",
     "model_init": "formats._torch",
     "Artifact": "_records",
+    "ImportReport": "_mlflow_import",
+    "ImportedVersion": "_mlflow_import",
+    "import_mlflow": "_mlflow_import",
 }
 # Public names that differ from the name in their module.
 _RENAMED = {"open": "open_store"}
@@ -173,10 +202,13 @@ __all__ = [
     "ActiveRun",
     "AliasEvent",
     "AliasHistory",
+    "Annotation",
+    "Approval",
     "Artifact",
     "Audit",
     "CaptureError",
     "CaptureWarning",
+    "CheckedModel",
     "CodeInfo",
     "Conflict",
     "DataFingerprint",
@@ -187,6 +219,9 @@ __all__ = [
     "GpuInfo",
     "Hardware",
     "Hold",
+    "ImportReport",
+    "ImportedVersion",
+    "InputSchema",
     "IntegrityError",
     "InvalidName",
     "Lineage",
@@ -202,14 +237,19 @@ __all__ = [
     "PlannedDeletion",
     "Problem",
     "Protected",
+    "Protection",
     "QuarantineWarning",
+    "QueryError",
     "Reproduction",
     "Resources",
     "RetentionPlan",
     "RetentionPolicy",
     "Run",
     "RunList",
+    "RunSummary",
+    "SchemaMismatch",
     "Seeds",
+    "Signature",
     "StaleWarning",
     "Store",
     "StoreError",
@@ -221,16 +261,20 @@ __all__ = [
     "VersionList",
     "__version__",
     "alias_history",
+    "annotate",
+    "approve",
     "audit",
     "checkout_data",
     "configure",
     "configured",
     "current_run",
     "diff",
+    "export",
     "fingerprint",
     "formats",
     "get_run",
     "hold",
+    "import_mlflow",
     "lineage",
     "load",
     "lock",
@@ -241,6 +285,7 @@ __all__ = [
     "open",
     "pin",
     "promote",
+    "protect",
     "pull",
     "push",
     "register",
@@ -249,6 +294,7 @@ __all__ = [
     "resolve",
     "rollback",
     "runs",
+    "search",
     "split_ref",
     "training",
     "use_lock",

@@ -2,7 +2,8 @@
 
 Every move — promote or rollback — is one immutable :class:`AliasEvent` in the
 model's log, appended atomically with the check that decides it, so concurrent
-movers never lose a move and ``expect=`` is a true compare-and-swap.
+movers never lose a move and ``expect=`` is a true compare-and-swap. That check
+includes a protected alias's approvals (:func:`modelver._governance.check_move`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from ._chain import Chain
 from ._context import ACTIVE
 from ._errors import Conflict, InvalidName, NotFound
+from ._governance import check_move
 from ._index import Queries
 from ._log import Draft
 from ._names import check_alias, check_name
@@ -55,6 +57,7 @@ def move_alias(chain: Chain, name: str, alias: str, target: str | None, *, kind:
                            "use promote() or rollback(..., to=VERSION)")
         if q.is_deleted(name, to):
             raise NotFound(f"{name}@{to} was deleted by retention; choose another version")
+        check_move(q, name, alias, to, current_user())  # a protected alias needs approvals
         event = AliasEvent(name=name, alias=alias, from_version=now, to_version=to,
                            at=utcnow(), by=current_user(), reason=reason, kind=kind,
                            run_id=_run_context())

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from ._config import default_store
 from ._errors import CaptureError
-from ._records import AliasEvent, DataFingerprint, Hold, ModelVersion, Run
+from ._records import (
+    AliasEvent,
+    Annotation,
+    Approval,
+    DataFingerprint,
+    Hold,
+    ModelVersion,
+    Protection,
+    Run,
+)
 from ._run import current_run
 
 if TYPE_CHECKING:
@@ -24,25 +33,36 @@ if TYPE_CHECKING:
     from ._transfer import TransferReport
 
 __all__ = [
-    "alias_history", "audit", "checkout_data", "diff", "fingerprint", "get_run", "hold", "lineage",
-    "load", "lock", "log_data", "log_metrics", "log_params", "promote", "pull", "push",
-    "register", "release", "reproduce", "resolve", "rollback", "runs", "use_lock", "used_by",
-    "versions",
+    "alias_history", "annotate", "approve", "audit", "checkout_data", "diff", "export",
+    "fingerprint", "get_run", "hold", "lineage", "load", "lock", "log_data", "log_metrics",
+    "log_params", "promote", "protect", "pull", "push", "register", "release", "reproduce",
+    "resolve", "rollback", "runs", "search", "use_lock", "used_by", "versions",
 ]
 
 
 def register(name: str, obj: Any, *, version: str | None = None, bump: str = "auto",
-             parents: Sequence[str] = (), tags: Mapping[str, str] | None = None) -> ModelVersion:
-    """Register ``obj`` as a new version of ``name`` in the default store."""
+             parents: Sequence[str] = (), tags: Mapping[str, str] | None = None,
+             signature: Any = None) -> ModelVersion:
+    """Register ``obj`` as a new version of ``name`` in the default store (``signature``:
+    a :class:`~modelver.Signature` or a sample input; see :meth:`Store.register`)."""
     return default_store().register(name, obj, version=version, bump=bump, parents=parents,
-                                    tags=tags)
+                                    tags=tags, signature=signature)
 
 
 def load(name: str, ref: str = "latest", *, safe: bool | None = None, device: Any = None,
-         artifact: str | None = None, into: Any = None, **options: Any) -> Any:
-    """Load a verified model version from the default store (see :meth:`Store.load`)."""
+         artifact: str | None = None, into: Any = None, check_input: bool | str = False,
+         **options: Any) -> Any:
+    """Load a verified model version from the default store (see :meth:`Store.load`);
+    ``check_input=True`` wraps it so that ``predict`` checks its input's schema first."""
     return default_store().load(name, ref, safe=safe, device=device, artifact=artifact,
-                                into=into, **options)
+                                into=into, check_input=check_input, **options)
+
+
+def export(name: str, ref: str, dest: str | os.PathLike[str], *, artifact: str | None = None,
+           force: bool = False) -> Path:
+    """Write a version's artifact as files in its native form into ``dest``, verified
+    (``modelver get``; see :meth:`Store.export`)."""
+    return default_store().export(name, ref, dest, artifact=artifact, force=force)
 
 
 def resolve(name: str, ref: str = "latest", *, at: datetime | date | str | None = None
@@ -55,6 +75,14 @@ def resolve(name: str, ref: str = "latest", *, at: datetime | date | str | None 
 def versions(name: str | None = None) -> VersionList:
     """Versions in the default store, oldest first."""
     return default_store().versions(name)
+
+
+def search(name: str | None = None, where: str | None = None, order_by: str | None = None,
+           limit: int | None = None) -> VersionList:
+    """Versions in the default store matching ``where`` (``"metrics.auc > 0.9 and
+    tags.team == 'risk'"``), ordered by ``order_by`` (newest first by default), at most
+    ``limit``: see :meth:`Store.search`."""
+    return default_store().search(name, where, order_by, limit)
 
 
 def runs(name: str | None = None, *, status: str | None = None,
@@ -119,6 +147,24 @@ def release(name: str, version: str, reason: str = "released") -> Hold:
     return default_store().release(name, version, reason)
 
 
+def annotate(name: str, version: str, *, description: str | None = None,
+             tags: Mapping[str, str | None] | None = None) -> Annotation:
+    """Annotate a version of the default store with a description (a model card) and tag
+    changes (see :meth:`Store.annotate`)."""
+    return default_store().annotate(name, version, description=description, tags=tags)
+
+
+def protect(name: str, alias: str, *, approvals: int = 1) -> Protection:
+    """Make moving ``alias`` need ``approvals`` approvals by other users (0 lifts it; see
+    :meth:`Store.protect`)."""
+    return default_store().protect(name, alias, approvals=approvals)
+
+
+def approve(name: str, version: str, alias: str, *, reason: str | None = None) -> Approval:
+    """Approve moving the protected ``alias`` to ``version`` (see :meth:`Store.approve`)."""
+    return default_store().approve(name, version, alias, reason=reason)
+
+
 def checkout_data(name: str, ref: str, key: str, dest: str | os.PathLike[str]) -> Path:
     """Write a version's data snapshot ``key`` to ``dest`` (see :meth:`Store.checkout_data`)."""
     return default_store().checkout_data(name, ref, key, dest)
@@ -169,9 +215,10 @@ def _active(what: str) -> Any:
     return run
 
 
-def log_metrics(**metrics: Any) -> None:
-    """Record metrics on the active run."""
-    _active("log_metrics").log_metrics(**metrics)
+def log_metrics(*, step: int | None = None, **metrics: Any) -> None:
+    """Record metrics on the active run; with ``step=N``, a point of each one's curve
+    too (see :meth:`ActiveRun.log_metrics`)."""
+    _active("log_metrics").log_metrics(step=step, **metrics)
 
 
 def log_params(**params: Any) -> None:

@@ -72,6 +72,7 @@ class Stored:
     blobs: list[str] = attrs.field(factory=list)
     artifacts: dict[str, Any] = attrs.field(factory=dict)  # member -> Artifact
     requirements: dict[str, str] = attrs.field(factory=dict)
+    inputs: dict[str, Any] | None = None  # what the model says it was fitted on (signatures)
 
 
 def _module_version(module: str) -> str | None:

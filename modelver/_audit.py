@@ -4,7 +4,8 @@ An :class:`Audit` is read from the store once and is then plain data: the versio
 its artifacts with digests, its run (code, data, params, seeds, environment, hardware,
 resources, metrics), the stored uncommitted diff and function source, the lineage
 graph, every move of every alias of the model, holds and what retention may do, the
-result of verifying this version's chain and blobs, and every reproduction attempt.
+result of verifying this version's chain and blobs, every reproduction attempt, and
+its model card: description, annotations, the model's protected aliases and approvals.
 ``to_html()`` draws it as one self-contained page (see :mod:`modelver._render.audit`),
 ``to_json()`` gives the same content for machines.
 """
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._errors import IntegrityError, InvalidName, NotFound, StoreError
-from ._records import AliasEvent, Hold, ModelVersion, Run, utcnow
+from ._records import AliasEvent, Approval, Hold, ModelVersion, Protection, Run, utcnow
 from ._render import render
 from ._serde import unstructure
 from ._user import current_user
@@ -48,6 +49,8 @@ class Audit:
     it did); ``verify`` checked this model's chain and this version's blobs;
     ``reproductions`` are the runs ``reproduce`` made of it; ``diff`` and ``source``
     are the stored uncommitted git diff and function source (None when not captured).
+    ``protections`` are the model's protected aliases and ``approvals`` every approval
+    recorded for them (the description and annotations are the version's own).
     """
 
     version: ModelVersion
@@ -65,6 +68,8 @@ class Audit:
     generated_at: datetime
     generated_by: str
     modelver_version: str
+    protections: list[Protection] = attrs.field(factory=list)
+    approvals: list[Approval] = attrs.field(factory=list)
 
     @property
     def ref(self) -> str:
@@ -106,6 +111,8 @@ class Audit:
                                **(r.reproduction or {})} for r in self.reproductions],
             "diff": self.diff,
             "source": self.source,
+            "protections": [unstructure(p) for p in self.protections],
+            "approvals": [unstructure(x) for x in self.approvals],
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -196,4 +203,5 @@ def build_audit(chain: Chain, mv: ModelVersion, graph: Lineage,
         diff=_text_blob(read_blob, code.diff_digest if code else None),
         source=_text_blob(read_blob, code.source_digest if code else None),
         store=chain.uri, generated_at=now, generated_by=current_user(),
-        modelver_version=str(modelver.__version__))
+        modelver_version=str(modelver.__version__), protections=q.protections(mv.name),
+        approvals=q.approvals(mv.name))

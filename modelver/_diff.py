@@ -78,7 +78,9 @@ class Diff:
     diffs, when they differ (a run without one counts as an empty diff);
     ``snapshots`` has one section per data key whose folder snapshot differs, named
     for the key, listing files (relative paths → digests) added, removed and changed;
-    ``notes`` says what could not be compared.
+    ``notes`` says what could not be compared. ``curves`` maps each metric that either
+    run logged with ``step=`` to its two series, ``(a's points, b's points)`` (empty
+    for a run without that curve): ``_repr_html_`` draws them on one chart per key.
     """
 
     a: ModelVersion
@@ -94,6 +96,8 @@ class Diff:
     notes: tuple[str, ...] = ()
     git_diff: str | None = None
     snapshots: tuple[Section, ...] = ()
+    curves: dict[str, tuple[list[tuple[int, float | None]], list[tuple[int, float | None]]]] = (
+        attrs.field(factory=dict))
 
     @property
     def sections(self) -> tuple[Section, ...]:
@@ -125,9 +129,13 @@ class Diff:
                               "removed": {c.key: c.old for c in s.removed},
                               "changed": {c.key: {"old": c.old, "new": c.new}
                                           for c in s.changed}} for s in self.snapshots}
+        curves = {key: {side: {"points": len(points),
+                               "last": points[-1][1] if points else None}
+                        for side, points in zip(("a", "b"), pair, strict=True)}
+                  for key, pair in self.curves.items()}
         return {"a": self.a.ref, "b": self.b.ref, "sections": sections,
                 "source_diff": self.source_diff, "git_diff": self.git_diff,
-                "snapshots": snapshots, "notes": list(self.notes)}
+                "snapshots": snapshots, "notes": list(self.notes), "curves": curves}
 
     def __str__(self) -> str:
         """Terminal text: one line per change, the files of changed folder snapshots,
@@ -258,7 +266,17 @@ def compare_runs(a: ModelVersion, b: ModelVersion, run_a: Run | None, run_b: Run
         metrics=_compare("metrics", run_a.metrics if run_a else {},
                          run_b.metrics if run_b else {}, deltas=True),
         source_diff=source_diff, notes=notes, git_diff=git_diff, snapshots=snapshots,
+        curves=_curves(run_a, run_b),
     )
+
+
+def _curves(a: Run | None, b: Run | None
+            ) -> dict[str, tuple[list[tuple[int, float | None]], list[tuple[int, float | None]]]]:
+    """Both runs' series of each metric that either logged with ``step=``."""
+    series_a = a.metric_series if a else {}
+    series_b = b.metric_series if b else {}
+    return {key: (list(series_a.get(key, [])), list(series_b.get(key, [])))
+            for key in sorted({*series_a, *series_b})}
 
 
 def _read_text(read_blob: Callable[[str], bytes], digest: str, mv: ModelVersion, what: str,

@@ -4,10 +4,13 @@
 
     ModelverError (Exception)
     ├── InvalidName (ValueError)        a model name, alias, version or reference is malformed
+    │   (QueryError: a search expression or order is malformed or names an unknown key)
     ├── NotFound (LookupError)          no such model, version, alias, run or blob
     ├── VersionExists (FileExistsError) the version is already registered; versions are immutable
     ├── IntegrityError (ValueError)     a digest, format or hash-chain check failed
-    ├── Protected (PermissionError)     retention refused: the version is aliased or held
+    ├── SchemaMismatch (ValueError)     an input does not match a version's signature
+    ├── Protected (PermissionError)     retention refused (aliased or held), or a protected
+    │                                   alias lacks the approvals a move needs
     ├── Conflict (RuntimeError)         a compare-and-swap lost (``expect=`` no longer true)
     ├── UnsafeFormat (PermissionError)  ``safe=True`` refused a format that runs code when loaded
     ├── StoreError (OSError)            the store cannot be opened or written as asked
@@ -30,6 +33,8 @@ __all__ = [
     "NotFound",
     "NotReproducible",
     "Protected",
+    "QueryError",
+    "SchemaMismatch",
     "StoreError",
     "UnsafeFormat",
     "VersionExists",
@@ -42,6 +47,30 @@ class ModelverError(Exception):
 
 class InvalidName(ModelverError, ValueError):
     """A name, alias, version or reference is malformed."""
+
+
+class QueryError(InvalidName):
+    """A search expression (``where``) or order (``order_by``) cannot be read, or names a
+    field or key the store does not have.
+
+    The message shows the expression with a caret under the bad token; ``position`` is
+    that token's offset in ``expression``, and ``suggestions`` the nearest known fields
+    or keys, if any.
+    """
+
+    def __init__(self, message: str, expression: str = "", position: int | None = None,
+                 length: int = 1, suggestions: Iterable[str] = ()) -> None:
+        self.expression = expression
+        self.position = position
+        self.suggestions = list(suggestions)
+        if self.suggestions:
+            message = f"{message} (did you mean: {', '.join(self.suggestions)}?)"
+        if position is not None:  # the expression (a window of a long one), a caret below
+            start = max(0, position - 40) if len(expression) > 100 else 0
+            shown = "".join(c if c.isprintable() else " " for c in expression[start:start + 100])
+            marks = "^" * max(1, min(length, len(shown) - (position - start)))
+            message = f"{message}\n  {shown}\n  {' ' * (position - start)}{marks}"
+        super().__init__(message)
 
 
 class NotFound(ModelverError, LookupError):
@@ -65,8 +94,20 @@ class IntegrityError(ModelverError, ValueError):
     """A stored artifact or record does not match its digest or its hash chain."""
 
 
+class SchemaMismatch(ModelverError, ValueError):
+    """An input does not match a version's input signature (``Signature.check``).
+
+    ``problems`` lists each missing or extra column, dtype mismatch or wrong shape.
+    """
+
+    def __init__(self, message: str, problems: Iterable[str] = ()) -> None:
+        self.problems = list(problems)
+        super().__init__(message)
+
+
 class Protected(ModelverError, PermissionError):
-    """Retention refused to delete a version an alias points to or a hold protects."""
+    """Retention refused to delete a version an alias points to or a hold protects, or a
+    protected alias cannot move yet: the message says which approvals are missing."""
 
 
 class Conflict(ModelverError, RuntimeError):

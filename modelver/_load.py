@@ -341,6 +341,11 @@ def store_model(obj: Any, blobs: BlobSink, *, extras: dict[str, Any] | None = No
                 ) -> Stored:
     """Write ``obj`` (and ``extras``, more bundle members) into the store: see
     :func:`modelver._artifacts.store_artifact`."""
-    from ._artifacts import store_artifact
+    import attrs
 
-    return store_artifact(obj, blobs, extras=extras)
+    from ._artifacts import store_artifact
+    from ._signature import model_inputs
+
+    stored = store_artifact(obj, blobs, extras=extras)
+    inputs = model_inputs(obj)
+    return stored if inputs is None else attrs.evolve(stored, inputs=inputs)

@@ -24,7 +24,8 @@ __all__ = ["Draft", "Entry", "combined_head", "seal", "sign"]
 
 ENTRY_FORMAT = 1
 """The entry format this modelver writes and reads; a newer one is quarantined."""
-KINDS = frozenset({"run", "version", "alias", "tombstone", "hold"})
+KINDS = frozenset({"run", "version", "alias", "tombstone", "hold", "annotation", "protect",
+                   "approval"})
 MAX_ENTRY_BYTES = 8 << 20
 """The largest entry accepted (8 MiB of canonical JSON): records are metadata."""
 _FIELDS = {"name": str, "seq": int, "id": str, "kind": str, "body": dict}

@@ -15,9 +15,12 @@ from typing import Any
 import attrs
 
 from ._render import render
+from ._signature import Signature
 
 __all__ = [
     "AliasEvent",
+    "Annotation",
+    "Approval",
     "Artifact",
     "CodeInfo",
     "DataFingerprint",
@@ -26,6 +29,7 @@ __all__ = [
     "Hardware",
     "Hold",
     "ModelVersion",
+    "Protection",
     "Resources",
     "Run",
     "Seeds",
@@ -183,6 +187,9 @@ class Run:
     :func:`modelver.reproduce` names the version it rebuilt in ``reproduces`` (it
     registers no version of its own) and holds the outcome in ``reproduction``:
     ``identical``, ``digest``, ``expected``, ``metric_deltas``, ``differences``.
+    ``metric_series`` maps a metric logged with ``step=`` to its ``(step, value)``
+    points in the order logged (a non-finite value is None); ``metrics`` holds the last
+    value logged of each key.
     """
 
     id: str
@@ -208,7 +215,24 @@ class Run:
     reproduction: dict[str, Any] | None = None
     cwd: str | None = None
     entry: str | None = None
+    metric_series: dict[str, list[tuple[int, float | None]]] = attrs.field(factory=dict)
     schema_version: int = SCHEMA_VERSION
+
+    def metric_history(self, key: str) -> list[tuple[int, float]]:
+        """The curve of metric ``key``: its ``(step, value)`` points, as logged with
+        ``log_metrics(step=N, ...)`` (bounded: see ``docs/governance.md``); a NaN or
+        infinite value reads back as ``nan``. :class:`~modelver.NotFound`, with the
+        nearest keys, for a key logged without ``step=`` or never logged."""
+        series = self.metric_series.get(key) if isinstance(key, str) else None
+        if series is None:
+            from ._errors import NotFound
+            from ._names import closest
+
+            why = ("was logged without step=, so it has no curve" if key in self.metrics
+                   else "was not logged")
+            raise NotFound(f"metric {key!r} of run {self.id[:12]} {why}",
+                           closest(str(key), self.metric_series))
+        return [(step, float("nan") if value is None else value) for step, value in series]
 
     def _repr_html_(self) -> str:
         """Jupyter: outcome, then a collapsible section per captured part, escaped."""
@@ -236,6 +260,50 @@ class Artifact:
 
 
 @attrs.frozen
+class Annotation:
+    """One annotation of a version: a description (a model card, Markdown text) and tag
+    changes, appended to the log after the version was registered.
+
+    ``description`` None leaves the description as it was; ``""`` clears it. In
+    ``tags`` a text sets a tag and None removes it; other tags stay as they were.
+    """
+
+    name: str
+    version: str
+    at: datetime
+    by: str
+    description: str | None = None
+    tags: dict[str, str | None] = attrs.field(factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+
+@attrs.frozen
+class Protection:
+    """An alias placed under protection: moving it needs ``approvals`` approvals of the
+    target by users other than the mover. ``approvals`` 0 lifts the protection."""
+
+    name: str
+    alias: str
+    approvals: int
+    at: datetime
+    by: str
+    schema_version: int = SCHEMA_VERSION
+
+
+@attrs.frozen
+class Approval:
+    """A user's approval of moving ``alias`` of a model to ``version``."""
+
+    name: str
+    version: str
+    alias: str
+    at: datetime
+    by: str
+    reason: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+
+@attrs.frozen
 class ModelVersion:
     """An immutable, content-addressed model version.
 
@@ -243,13 +311,19 @@ class ModelVersion:
     version's own record: the tombstone retention wrote, the ids of later runs that
     reproduced this version (same code, params, data, seed and artifact) without
     registering a new one, and the ids of the runs ``reproduce`` made of it (identical
-    or not; each run's ``reproduction`` says).
+    or not; each run's ``reproduction`` says). ``annotations`` (oldest first) are read
+    from the store too: ``description`` is the latest description they set, and
+    ``tags`` are the tags the version was registered with, changed by them in order.
 
     ``digest`` names the artifact's manifest (record schema 2; schema 1 versions name a
     single blob). ``artifacts`` maps each member of a bundle to its digest, format and
     size (empty for a single model); ``blobs`` lists every other blob the artifact is
     made of (its files, its members' manifests); ``requirements`` maps each module the
     format needs (``sklearn``, ``torch``…) to its version when the model was registered.
+    ``signature`` is the input schema of its training data (:class:`~modelver.Signature`:
+    frame columns and dtypes, array dtype and trailing shape), recorded when it was
+    registered; None for versions registered without a run or a ``signature=``, and for
+    versions recorded before signatures.
     """
 
     name: str
@@ -268,6 +342,9 @@ class ModelVersion:
     blobs: list[str] = attrs.field(factory=list)
     requirements: dict[str, str] = attrs.field(factory=dict)
     reproductions: list[str] = attrs.field(factory=list, eq=False)
+    description: str | None = attrs.field(default=None, eq=False)
+    annotations: list[Annotation] = attrs.field(factory=list, eq=False)
+    signature: Signature | None = None
     schema_version: int = VERSION_SCHEMA
 
     @property

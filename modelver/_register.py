@@ -24,6 +24,7 @@ from ._versions import bump as next_version
 
 if TYPE_CHECKING:
     from ._artifacts import Stored
+    from ._signature import Signature
 
 __all__ = ["commit"]
 
@@ -42,13 +43,19 @@ def check_commit_args(version: str | None, bump: Bump | str,
 
 def commit(chain: Chain, name: str, run: Run | None, stored: Stored | None,
            *, version: str | None, bump: Bump | str, parents: Sequence[str],
-           tags: Mapping[str, str] | None) -> ModelVersion | None:
+           tags: Mapping[str, str] | None, signature: Signature | None = None
+           ) -> ModelVersion | None:
     """Allocate a version and append it (with its run) in one atomic log append.
 
     ``parents`` are exact ``name@version`` references. With no ``stored`` artifact (a
-    failed run) only the run is appended and None is returned.
+    failed run) only the run is appended and None is returned. The version's input
+    ``signature`` is the one given, else derived from the run's data schemas.
     """
     from ._bump import decide
+    from ._signature import derive
+
+    if signature is None and run is not None and stored is not None:
+        signature = derive(run.data, stored.inputs)
 
     digest = stored.digest if stored is not None else None
     needed = [stored.digest, *stored.blobs] if stored is not None else []
@@ -90,7 +97,7 @@ def commit(chain: Chain, name: str, run: Run | None, stored: Stored | None,
             name=name, version=new, digest=digest, format=stored.format, size=stored.size,
             run_id=run.id if run else None, parents=parent_refs, tags=tag_map,
             created_at=utcnow(), created_by=current_user(), artifacts=stored.artifacts,
-            blobs=stored.blobs, requirements=stored.requirements,
+            blobs=stored.blobs, requirements=stored.requirements, signature=signature,
         )
         body["version"] = record_data(mv)
         result.append(mv)
@@ -118,7 +125,9 @@ def _reproduced(q: Queries, name: str, digest: str, run: Run, parents: list[str]
     for mv in reversed(q.by_digest(name, digest)):
         if mv.deleted is not None or mv.run_id is None or sorted(mv.parents) != parents:
             continue
-        if tags and tags != mv.tags:
+        # The tags it was registered with: later annotations do not make it another run.
+        if tags and tags != (q.registered_tags(name, mv.version) if mv.annotations
+                             else mv.tags):
             continue
         prev = q.run(mv.run_id)
         if prev is not None and same_inputs(prev, run):

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ._capture.code import CodeSnapshot
     from ._capture.git import GitProbe
     from ._capture.resources import ResourceMonitor
+    from ._series import Series
     from ._store import Store
 
 __all__ = ["ActiveRun", "CaptureWarning", "current_run"]
@@ -110,6 +111,7 @@ class ActiveRun:
         self.params: dict[str, Any] = {}
         self.data: dict[str, DataFingerprint] = {}
         self.metrics: dict[str, Any] = {}
+        self._series: dict[str, Series] = {}  # the curves logged with step=
         self.parents: list[str] = []
         self.warnings: list[str] = []
         self.secrets: set[str] = set()  # credentials seen in this run's inputs
@@ -187,13 +189,33 @@ class ActiveRun:
             self.secrets |= credentials_in(params)
             self.params.update(values)
 
-    def log_metrics(self, **metrics: Any) -> None:
-        """Record metrics (numbers, or JSON values; numpy scalars as numbers)."""
+    def log_metrics(self, *, step: int | None = None, **metrics: Any) -> None:
+        """Record metrics (numbers, or JSON values; numpy scalars as numbers).
+
+        With ``step=N`` (a non-negative int) each metric, which must then be a number
+        (a numpy scalar, a one-element tensor), also gets a point of its curve
+        (``Run.metric_series``, read with ``run.metric_history(key)``). The last value
+        logged of a key, with or without ``step``, is its metric; a call without
+        ``step`` adds no point. A curve keeps at most 10,000 points (first, last,
+        lowest and highest always among them; see ``modelver._series``)."""
         from ._capture.values import param_value
 
-        values = {k: param_value(v) for k, v in metrics.items()}
+        if step is None:
+            values = {k: param_value(v) for k, v in metrics.items()}
+            with self._lock:
+                self.metrics.update(values)
+            return
+        from ._series import Series, check_step, point_value
+
+        at = check_step(step)
+        points = {k: point_value(k, v) for k, v in metrics.items()}
         with self._lock:
-            self.metrics.update(values)
+            for key, value in points.items():
+                self.metrics[key] = param_value(value)
+                series = self._series.get(key)
+                if series is None:
+                    series = self._series[key] = Series()
+                series.add(at, value)
 
     def log_data(self, key: str, obj: Any, *, snapshot: bool | None = None) -> DataFingerprint:
         """Fingerprint a dataset and record it under ``key``; with ``snapshot=True`` (or
@@ -270,6 +292,14 @@ class ActiveRun:
 
     def _stat_cache(self) -> Any:
         return self.store.stat_cache
+
+    def _curves(self) -> dict[str, list[tuple[int, float | None]]]:
+        if not self._series:
+            return {}
+        from ._series import series_record
+
+        with self._lock:
+            return series_record(self._series)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -404,6 +434,7 @@ class ActiveRun:
                 started_at=self.started_at, ended_at=utcnow(), parents=list(self.parents),
                 warnings=list(self.warnings), blobs=list(self._snapshot_blobs),
                 cwd=self.guard("the working directory", os.getcwd, None), entry=self.entry,
+                metric_series=self._curves(),
             )
             self.record = record
             if model is None:

@@ -62,7 +62,8 @@ def unstructure(record: Any) -> Any:
 # Fields of a record that the store derives, never the record itself (a version's
 # tombstone and the runs that reproduced it): a log entry does not hold them.
 _DERIVED_FIELDS = frozenset({("ModelVersion", "deleted"), ("ModelVersion", "reruns"),
-                            ("ModelVersion", "reproductions")})
+                            ("ModelVersion", "reproductions"), ("ModelVersion", "description"),
+                            ("ModelVersion", "annotations")})
 _KEEP = object()  # a field's plan when only a non-empty default would leave it out
 
 

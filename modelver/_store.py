@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from ._load import ArtifactCache
     from ._locking import LockFile, LockMove
     from ._reproduce import Reproduction
+    from ._run_summary import RunSummary
+    from ._signature import Signature
     from ._transfer import TransferReport
     from ._verify import VerifyReport
 
@@ -53,7 +55,13 @@ def _lock_may_apply() -> bool:
 
 
 class Store(GovernanceMethods, QueryMethods):
-    """A model registry at one URI. Every public ``modelver`` function is also a method here.
+    """A model registry at one URI. Every ``modelver`` function that reads or writes a store
+    is also a method here (``store.load``, ``store.promote``, ``store.versions``, ...).
+
+    Not methods: ``versioned_training`` and ``training`` take ``store=``; ``current_run`` and
+    ``log_params``/``log_metrics``/``log_data`` act on the active run; ``configure``,
+    ``configured``, ``use_lock`` and ``pin`` set process state; ``fingerprint``,
+    ``model_init`` and ``split_ref`` need no store.
 
     Open one with :func:`modelver.open`; the process-wide default comes from
     :func:`modelver.configure`, ``MODELVER_URI``, or the nearest ``.modelver/`` folder.
@@ -124,20 +132,25 @@ class Store(GovernanceMethods, QueryMethods):
 
     def register(self, name: str, obj: Any, *, version: str | None = None,
                  bump: Bump | str = "auto", parents: Sequence[str] = (),
-                 tags: Mapping[str, str] | None = None) -> ModelVersion:
+                 tags: Mapping[str, str] | None = None, signature: Any = None
+                 ) -> ModelVersion:
         """Register a model made outside a decorated function as a new version.
 
         ``bump="auto"`` gives a patch release here (there is no run to compare);
-        pass ``bump="major"|"minor"|"patch"`` or an exact ``version``.
+        pass ``bump="major"|"minor"|"patch"`` or an exact ``version``. ``signature``
+        records its input schema: a :class:`~modelver.Signature`, or a sample input
+        (a frame, an array or a tensor) it is inferred from.
         """
         from ._register import check_commit_args
+        from ._signature import from_given
 
         name = check_name(name)
         # Everything that can be refused is refused before the model is written.
         check_commit_args(version, bump, tags)
+        given = None if signature is None else from_given(signature)
         self._refuse_early(name, version, parents)
         mv = self._commit(name, None, self.put_model(obj), version=version, bump=bump,
-                          parents=parents, tags=tags)
+                          parents=parents, tags=tags, signature=given)
         if mv is None:  # pragma: no cover - a digest was given, so a version was written
             raise StoreError(f"registering {name!r} wrote no version")
         return mv
@@ -159,12 +172,13 @@ class Store(GovernanceMethods, QueryMethods):
 
     def _commit(self, name: str, run: Run | None, model: Stored | None, *,
                 version: str | None, bump: Bump | str, parents: Sequence[str],
-                tags: Mapping[str, str] | None) -> ModelVersion | None:
+                tags: Mapping[str, str] | None, signature: Signature | None = None
+                ) -> ModelVersion | None:
         from ._register import commit
 
         refs = self._parent_refs(parents)
         return commit(self.chain, name, run, model, version=version, bump=bump,
-                      parents=refs, tags=tags)
+                      parents=refs, tags=tags, signature=signature)
 
     def _refuse_early(self, name: str, version: str | None, parents: Sequence[str]) -> None:
         """Before a model is trained or written: refuse ``parents`` that name no version
@@ -227,7 +241,7 @@ class Store(GovernanceMethods, QueryMethods):
 
     def load(self, name: str, ref: str = "latest", *, safe: bool | None = None,
              device: Any = None, artifact: str | None = None, into: Any = None,
-             **options: Any) -> Any:
+             check_input: bool | str = False, **options: Any) -> Any:
         """Load a model version, every byte it reads verified against its digest first.
 
         Gives back the kind of object that was registered (see :mod:`modelver.formats`).
@@ -239,12 +253,22 @@ class Store(GovernanceMethods, QueryMethods):
         return the same object from an in-memory cache bounded in bytes, so copy a
         model before mutating it (``copy.deepcopy``). Inside an active run, the loaded
         version is recorded as a parent of what that run registers.
+
+        ``check_input=True`` returns a :class:`~modelver.CheckedModel`: its ``predict``,
+        ``predict_proba``, ``transform`` and ``__call__`` first check their input against
+        the version's :class:`~modelver.Signature` (a text names the data key to check
+        against); ``.model`` is the model itself. A version without a signature is a
+        ``ModelverError`` then.
         """
         from ._load import ArtifactCache, load_artifact
 
         # A lock pins movable references (aliases, latest, specifiers); an exact
         # version or digest already says exactly what to load.
         mv = self.resolve(name, ref)
+        if check_input is not False:
+            from ._checked import check_key, checked
+
+            key = check_key(check_input, mv.signature, mv.ref)  # refused before loading
         cache = self._cache
         if cache is None:
             with self._lazy:
@@ -255,6 +279,8 @@ class Store(GovernanceMethods, QueryMethods):
                             cache=cache, artifact=artifact,
                             options={"device": device, "into": into, **options})
         record_parent(mv.ref)
+        if check_input is not False:
+            return checked(obj, mv.signature, mv.ref, key)
         return obj
 
     def versions(self, name: str | None = None) -> VersionList:
@@ -288,6 +314,23 @@ class Store(GovernanceMethods, QueryMethods):
         self.chain.readable(name)
         return RunList(self.chain.queries.runs(name, status=status, limit=limit))
 
+    def run_summaries(self, name: str | None = None, *, status: str | None = None,
+                      limit: int | None = None) -> list[RunSummary]:
+        """What ``runs`` lists, as :class:`RunSummary` values (id, status, version, times,
+        final metrics, error, the keys with a curve), read without parsing whole runs:
+        fast on thousands of them. ``get_run(summary.id)`` gives the full record."""
+        if status is not None and status not in ("succeeded", "failed", "running"):
+            raise InvalidName(f"status must be 'succeeded', 'failed' or 'running', "
+                              f"not {status!r}")
+        if name is not None:
+            name = check_name(name)
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 0):
+            raise InvalidName(f"limit must be a non-negative int, not {limit!r}")
+        self.chain.readable(name)
+        return self.chain.queries.run_summaries(
+            name, status=status, limit=None if limit is None or limit >= 2**63 else limit)
+
     def get_run(self, run_id: str) -> Run:
         """One run by id (a unique prefix of at least 6 characters is enough)."""
         if not isinstance(run_id, str) or not run_id or len(run_id) > 64:
@@ -316,6 +359,17 @@ class Store(GovernanceMethods, QueryMethods):
         mv = self._find(name, ref)
         run = self.get_run(mv.run_id) if mv.run_id else None
         return checkout_data(self.backend, mv, run, key, dest)
+
+    def export(self, name: str, ref: str, dest: str | os.PathLike[str], *,
+               artifact: str | None = None, force: bool = False) -> Path:
+        """Write a version's artifact as files in its native form into the folder ``dest``
+        (``modelver get``), every file verified; returns the file of a ``file`` artifact,
+        else ``dest``. A bundle gets one subfolder per member (``artifact`` picks one).
+        A non-empty ``dest`` is refused unless ``force`` (same names are replaced)."""
+        from ._export import export_artifact
+
+        return export_artifact(self.resolve(name, ref), self.backend, dest, artifact=artifact,
+                               force=force)
 
     def reproduce(self, name: str, ref: str = "latest", *, workdir: str | None = None
                   ) -> Reproduction:

@@ -1,15 +1,17 @@
-"""Store methods that govern a model's versions: aliases (promote, rollback, history)
-and holds. A mixin of :class:`modelver.Store`, which holds the chain and finds versions;
-the policy lives in :mod:`modelver._aliases`.
+"""Store methods that govern a model's versions: aliases (promote, rollback, history),
+holds, annotations, protected aliases and approvals. A mixin of :class:`modelver.Store`,
+which holds the chain and finds versions; the policy lives in :mod:`modelver._aliases`
+and :mod:`modelver._governance`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from ._names import check_name
-from ._records import AliasEvent, Hold, ModelVersion
+from ._records import AliasEvent, Annotation, Approval, Hold, ModelVersion, Protection
 from ._times import parse_time
 
 if TYPE_CHECKING:
@@ -20,7 +22,7 @@ __all__ = ["GovernanceMethods"]
 
 
 class GovernanceMethods:
-    """Aliases and holds: see :class:`modelver.Store`."""
+    """Aliases, holds, annotations and protected aliases: see :class:`modelver.Store`."""
 
     if TYPE_CHECKING:
         chain: Chain
@@ -93,3 +95,50 @@ class GovernanceMethods:
             name = check_name(name)
         self.chain.readable(name)
         return self.chain.queries.holds(name)
+
+    def annotate(self, name: str, version: str, *, description: str | None = None,
+                 tags: Mapping[str, str | None] | None = None) -> Annotation:
+        """Annotate a version: ``description`` (Markdown, e.g. a model card; ``""`` clears
+        it) and ``tags`` changes (a text sets a tag, None removes it). An append-only event:
+        ``ModelVersion.description`` is the latest, ``.annotations`` the history, and
+        ``.tags`` the registered tags changed by the annotations in order."""
+        from ._governance import annotate
+
+        return annotate(self.chain, self._find(name, version), description, tags)
+
+    def protect(self, name: str, alias: str, *, approvals: int = 1) -> Protection:
+        """Protect an alias: moving it (``promote`` or ``rollback``) then needs
+        ``approvals`` approvals of the target (:meth:`approve`) by users other than the
+        mover, else :class:`Protected`. ``approvals=0`` lifts the protection. This guards
+        against mistakes and unreviewed moves through modelver, not against someone who
+        can write to the store directly (storage permissions and the signing key do)."""
+        from ._aliases import checked_alias
+        from ._governance import protect
+
+        return protect(self.chain, check_name(name), checked_alias(alias), approvals)
+
+    def approve(self, name: str, version: str, alias: str, *, reason: str | None = None
+                ) -> Approval:
+        """Approve moving a protected ``alias`` to ``version`` (any reference). The mover's
+        own approval never counts; a move to the version uses its approvals up.
+        ``NotFound`` when the alias is not protected."""
+        from ._aliases import checked_alias
+        from ._governance import approve
+
+        checked_alias(alias)
+        return approve(self.chain, self._find(name, version), alias, reason)
+
+    def protections(self, name: str) -> dict[str, int]:
+        """The protected aliases of a model: alias -> approvals a move needs."""
+        name = check_name(name)
+        self.chain.readable(name)
+        return {p.alias: p.approvals for p in self.chain.queries.protections(name)}
+
+    def approvals(self, name: str, alias: str | None = None) -> list[Approval]:
+        """Every approval recorded for a model's aliases (or one alias), oldest first."""
+        from ._names import check_alias
+
+        name = check_name(name)
+        alias = None if alias is None else check_alias(alias)
+        self.chain.readable(name)
+        return self.chain.queries.approvals(name, alias)

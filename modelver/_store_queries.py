@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ._gc import GcReport
     from ._index import IndexStatCache
     from ._lineage import Lineage
+    from ._lists import VersionList
     from ._retention import RetentionPlan, RetentionPolicy
 
 __all__ = ["QueryMethods"]
@@ -79,3 +80,33 @@ class QueryMethods:
         from ._gc import gc, grace_seconds
 
         return gc(self.chain, dry_run=dry_run, grace_s=grace_seconds(grace))
+
+    def search(self, name: str | None = None, where: str | None = None,
+               order_by: str | None = None, limit: int | None = None) -> VersionList:
+        """Live versions (of one model, or of all) matching ``where``, a small expression
+        over ``name``, ``version``, ``created_at``, ``created_by``, ``format``, ``alias``,
+        ``params.<key>``, ``metrics.<key>``, ``tags.<key>`` and ``data.<key>.digest``
+        (``"metrics.auc > 0.9 and tags.team == 'risk'"``), ordered by ``order_by``
+        (``"metrics.auc desc, version"``; newest first by default), at most ``limit``.
+
+        A malformed expression, or a key no version in the store has, raises
+        :class:`~modelver.QueryError` pointing at it. See docs/governance.md.
+        """
+        from ._index.search import search
+        from ._lists import VersionList
+        from ._names import check_name
+        from ._search import parse_order, parse_where
+
+        if name is not None:
+            name = check_name(name)
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 1):
+            from ._errors import QueryError
+
+            raise QueryError(f"limit must be a positive whole number, not {limit!r}")
+        tree = parse_where(where) if where is not None else None
+        order = parse_order(order_by) if order_by is not None else ()
+        self.chain.readable(name)
+        return VersionList(search(self.chain.queries, name=name, where=tree,
+                                  where_text=where or "", order=order,
+                                  order_text=order_by or "", limit=limit))

@@ -8,6 +8,7 @@ Aliases are not copied: where ``prod`` points is a decision for each store.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import attrs
@@ -112,10 +113,14 @@ def _copy_version(src: Chain, dst: Chain, mv: ModelVersion, counts: list[int]) -
             digest = getattr(run.code, field)
             _copy_blob(src, dst, digest, counts)
 
+    # The version as registered: its tags less what annotations (not copied) changed.
+    stored = src.queries.version_json(mv.name, mv.version)
+    registered = attrs.evolve(mv, tags=json.loads(stored).get("tags") or {}) if stored else mv
+
     def build(q: Queries) -> Draft:
         if _existing_in(q, mv):
             raise _AlreadyThere
-        body: dict[str, Any] = {"version": record_data(mv)}
+        body: dict[str, Any] = {"version": record_data(registered)}
         if run is not None and not q.has_run(run.id):
             body["run"] = record_data(run)
             return Draft("run", body)

@@ -18,7 +18,7 @@ from test_reproduce import _csv, _git, _script, _train
 import modelver
 from modelver.cli import main as cli
 
-SECTIONS = ("summary", "version", "lineage", "code", "data", "params", "metrics",
+SECTIONS = ("summary", "version", "card", "lineage", "code", "data", "params", "metrics",
             "environment", "hardware", "aliases", "retention", "verify", "reproductions")
 HOSTILE = "<script>alert('x')</script>"
 

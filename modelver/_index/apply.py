@@ -13,6 +13,7 @@ from typing import Any
 from .._errors import IntegrityError, ModelverError
 from .._serde import canonical
 from .._versions import parse_version, sort_key
+from .facts import metric_rows, param_rows
 
 __all__ = ["RECORD_ERRORS", "add_rows", "apply_or_quarantine", "apply_problem", "store_entry",
            "try_rows"]
@@ -116,12 +117,17 @@ def add_rows(conn: sqlite3.Connection, name: str, seq: int, data: dict[str, Any]
                 "INSERT INTO holds (name, version, reason, seq) VALUES (?,?,?,?) ON CONFLICT"
                 "(name, version) DO UPDATE SET reason = excluded.reason, seq = excluded.seq",
                 (name, hold["version"], hold["reason"], seq))
+    elif kind in ("annotation", "protect", "approval"):
+        from .governance import add_governance_rows
+
+        add_governance_rows(conn, name, seq, kind, body)
     else:
         raise IntegrityError(f"unknown log entry kind {kind!r} in {name}#{seq}")
 
 
 _RECORDS = {("run", "run"), ("run", "version"), ("version", "version"), ("version", "run"),
-            ("alias", "event"), ("tombstone", "tombstone"), ("hold", "hold")}
+            ("alias", "event"), ("tombstone", "tombstone"), ("hold", "hold"),
+            ("annotation", "annotation"), ("protect", "protection"), ("approval", "approval")}
 
 
 def check_records(kind: str, body: dict[str, Any]) -> None:
@@ -131,15 +137,20 @@ def check_records(kind: str, body: dict[str, Any]) -> None:
         SCHEMA_VERSION,
         VERSION_SCHEMA,
         AliasEvent,
+        Annotation,
+        Approval,
         Hold,
         ModelVersion,
+        Protection,
         Run,
         Tombstone,
     )
     from .._serde import structure
 
     classes: dict[str, type] = {"run": Run, "version": ModelVersion, "event": AliasEvent,
-                                "tombstone": Tombstone, "hold": Hold}
+                                "tombstone": Tombstone, "hold": Hold,
+                                "annotation": Annotation, "protection": Protection,
+                                "approval": Approval}
     if not isinstance(body, dict):
         raise IntegrityError("its body is not an object")
     for key, cls in classes.items():
@@ -181,11 +192,17 @@ def _run(conn: sqlite3.Connection, name: str, seq: int, run: dict[str, Any]) -> 
         "INSERT OR IGNORE INTO run_data (run_id, key, digest) VALUES (?,?,?)",
         [(run["id"], k, fp["digest"]) for k, fp in (run.get("data") or {}).items()],
     )
+    conn.executemany("INSERT OR IGNORE INTO run_params (run_id, key, num, txt) VALUES (?,?,?,?)",
+                     param_rows(run["id"], run.get("params") or {}))
+    conn.executemany("INSERT OR IGNORE INTO run_metrics (run_id, key, value) VALUES (?,?,?)",
+                     metric_rows(run["id"], run.get("metrics") or {}))
 
 
 def _artifact_column(version: dict[str, Any]) -> str | None:
-    """A version's bundle members and requirements as JSON; None when it has neither."""
-    extra = {k: version[k] for k in ("artifacts", "requirements") if version.get(k)}
+    """A version's bundle members, requirements and input signature as JSON; None when
+    it has none of them."""
+    extra = {k: version[k] for k in ("artifacts", "requirements", "signature")
+             if version.get(k)}
     return canonical(extra) if extra else None
 
 
@@ -208,3 +225,7 @@ def _version(conn: sqlite3.Connection, name: str, seq: int, version: dict[str, A
         "INSERT OR IGNORE INTO edges (parent, child) VALUES (?, ?)",
         [(p, child) for p in version.get("parents") or ()],
     )
+    # Annotations (applied later) may set the same keys: theirs win, these stay first.
+    conn.executemany("INSERT INTO version_tags (name, version, key, value) VALUES (?,?,?,?) "
+                     "ON CONFLICT(name, version, key) DO NOTHING",
+                     [(name, number, k, str(v)) for k, v in (version.get("tags") or {}).items()])

@@ -17,8 +17,11 @@ from typing import Any
 
 from .._log import Entry, parse
 from .._records import AliasEvent, Artifact, Hold, ModelVersion, Run, Tombstone
+from .._run_summary import RunSummary
 from .._serde import structure
+from .._signature import Signature
 from .db import Index
+from .governance import ANNOTATIONS_COLUMN, GovernanceQueries, annotated, parse_annotations
 
 __all__ = ["CODE_BLOB_FIELDS", "Queries"]
 
@@ -39,7 +42,7 @@ _REBUILDS = ("(SELECT json_group_array(rr.id) FROM runs rr WHERE rr.reproduces =
              "v.name || '@' || v.version)")
 _V = ("SELECT v.name, v.version, v.digest, v.format, v.size, v.run_id, v.parents, v.tags, "
       f"v.created_at, v.created_by, json_extract(te.text, '$.body.tombstone'), {_RERUNS}, "
-      f"v.schema, v.blobs, v.artifact, {_REBUILDS} "
+      f"v.schema, v.blobs, v.artifact, {_REBUILDS}, {ANNOTATIONS_COLUMN} "
       f"FROM versions v {_TOMB}")
 _LIVE = "NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.name = v.name AND t.version = v.version)"
 _RUN = ("SELECT json_extract(e.text, '$.body.run') FROM runs r "
@@ -91,13 +94,18 @@ def _time(text: str) -> datetime:
 
 def _version(row: tuple[Any, ...]) -> ModelVersion:
     (name, version, digest, fmt, size, run_id, parents, tags, created, by, tomb, reruns,
-     schema, blobs, artifact, rebuilds) = row
+     schema, blobs, artifact, rebuilds, notes) = row
     deleted = None if tomb is None else structure(json.loads(tomb), Tombstone)
     extra: dict[str, Any] = {} if artifact is None else _artifact_fields(artifact)
     # Most versions have no parents, tags or reruns: skip the JSON parser for those.
+    tag_map = {} if tags == "{}" else json.loads(tags)
+    annotations = parse_annotations(notes)
+    description = None
+    if annotations:
+        tag_map, description = annotated(tag_map, annotations)
     return ModelVersion(name=name, version=version, digest=digest, format=fmt, size=size,
                         run_id=run_id, parents=[] if parents == "[]" else json.loads(parents),
-                        tags={} if tags == "{}" else json.loads(tags),
+                        tags=tag_map, description=description, annotations=annotations,
                         created_at=_time(created), created_by=by, deleted=deleted,
                         reruns=[] if reruns in (None, "[]") else json.loads(reruns),
                         reproductions=[] if rebuilds in (None, "[]") else json.loads(rebuilds),
@@ -111,10 +119,19 @@ def _artifact_json(text: str) -> dict[str, Any]:
     return dict(json.loads(text))
 
 
+@functools.lru_cache(maxsize=256)
+def _signature(text: str) -> Signature:
+    """The ``signature`` in an ``artifact`` column, read once per text."""
+    return structure(_artifact_json(text)["signature"], Signature)
+
+
 def _artifact_fields(text: str) -> dict[str, Any]:
-    """``artifacts`` and ``requirements`` of a version row, as fresh objects."""
+    """``artifacts`` and ``requirements`` of a version row, as fresh objects, and its
+    ``signature`` (immutable, so shared by the rows that hold the same text)."""
     parsed = _artifact_json(text)
     out: dict[str, Any] = {}
+    if "signature" in parsed:
+        out["signature"] = _signature(text)
     if "requirements" in parsed:
         out["requirements"] = dict(parsed["requirements"])
     if "artifacts" in parsed:
@@ -126,8 +143,10 @@ def _runs(rows: Iterable[tuple[Any, ...]]) -> list[Run]:
     return [structure(json.loads(r[0]), Run) for r in rows]
 
 
-class Queries:
+class Queries(GovernanceQueries):
     """Typed reads of one read model. Nothing here writes."""
+
+    index: Index
 
     def __init__(self, index: Index) -> None:
         self.index = index
@@ -253,6 +272,13 @@ class Queries:
         sql = _RUN + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY r.started_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
         return _runs(self.index.query(sql, params))
+
+    def run_summaries(self, name: str | None = None, *, status: str | None = None,
+                      limit: int | None = None) -> list[RunSummary]:
+        """What a list of runs shows, newest first, without parsing whole runs."""
+        from .run_summaries import run_summaries
+
+        return run_summaries(self.index, name, status=status, limit=limit)
 
     def has_run(self, run_id: str) -> bool:
         """Whether a run with this id is recorded."""

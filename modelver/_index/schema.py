@@ -34,6 +34,8 @@ DERIVED_TABLES = {
     "versions": ("name", "version"),
     "runs": ("id",),
     "run_data": ("run_id", "key"),
+    "run_params": ("run_id", "key"),
+    "run_metrics": ("run_id", "key"),
     "edges": ("parent", "child"),
     "alias_events": ("name", "seq"),
     "aliases": ("name", "alias"),
@@ -41,9 +43,13 @@ DERIVED_TABLES = {
     "holds": ("name", "version"),
     "heads": ("name",),
     "quarantine": ("name", "seq"),
+    "version_tags": ("name", "version", "key"),
+    "annotations": ("name", "seq"),
+    "protections": ("name", "alias"),
+    "approvals": ("name", "seq"),
 }
 # Rows written once: an UPDATE or DELETE of them is refused by a trigger.
-_IMMUTABLE = ("versions", "runs", "alias_events", "entries")
+_IMMUTABLE = ("versions", "runs", "alias_events", "entries", "annotations", "approvals")
 
 _DERIVED = """
 CREATE TABLE versions (
@@ -55,6 +61,8 @@ CREATE TABLE versions (
     PRIMARY KEY (name, version));
 CREATE INDEX versions_sorted ON versions (name, sort_key);
 CREATE INDEX versions_digest ON versions (digest);
+CREATE INDEX versions_run ON versions (run_id);
+CREATE INDEX versions_created ON versions (created_at, name, sort_key);
 CREATE TABLE runs (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, version TEXT,
     started_at TEXT NOT NULL, seq INTEGER NOT NULL, reproduces TEXT);
@@ -65,6 +73,13 @@ CREATE TABLE run_data (
     run_id TEXT NOT NULL, key TEXT NOT NULL, digest TEXT NOT NULL,
     PRIMARY KEY (run_id, key));
 CREATE INDEX run_data_digest ON run_data (digest);
+CREATE TABLE run_params (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, num REAL, txt TEXT, PRIMARY KEY (run_id, key));
+CREATE INDEX run_params_num ON run_params (key, num);
+CREATE INDEX run_params_txt ON run_params (key, txt);
+CREATE TABLE run_metrics (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (run_id, key));
+CREATE INDEX run_metrics_value ON run_metrics (key, value);
 CREATE TABLE edges (parent TEXT NOT NULL, child TEXT NOT NULL, PRIMARY KEY (parent, child));
 CREATE INDEX edges_child ON edges (child);
 CREATE TABLE alias_events (
@@ -84,6 +99,20 @@ CREATE TABLE holds (
 CREATE TABLE heads (name TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL);
 CREATE TABLE quarantine (
     name TEXT NOT NULL, seq INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (name, seq));
+CREATE TABLE version_tags (
+    name TEXT NOT NULL, version TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (name, version, key));
+CREATE INDEX version_tags_kv ON version_tags (key, value);
+CREATE TABLE annotations (
+    name TEXT NOT NULL, version TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (name, seq));
+CREATE INDEX annotations_version ON annotations (name, version, seq);
+CREATE TABLE protections (
+    name TEXT NOT NULL, alias TEXT NOT NULL, approvals INTEGER NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (name, alias));
+CREATE TABLE approvals (
+    name TEXT NOT NULL, seq INTEGER NOT NULL, version TEXT NOT NULL, alias TEXT NOT NULL,
+    approver TEXT NOT NULL, PRIMARY KEY (name, seq));
+CREATE INDEX approvals_target ON approvals (name, alias, version, seq);
 """
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._records import DataFingerprint, ModelVersion, Run
+from .card import governance_html
+from .curves import curves_html
 from .html import (
     _code,
     _code_info,
@@ -73,7 +75,8 @@ tr.this td { font-weight: 600; }
 """
 
 _SECTIONS = [("summary", "Summary"), ("version", "Version and artifacts"),
-             ("lineage", "Lineage"), ("code", "Code"), ("data", "Data"),
+             ("card", "Model card and governance"), ("lineage", "Lineage"),
+             ("code", "Code"), ("data", "Data"),
              ("params", "Params and seeds"), ("metrics", "Metrics"),
              ("environment", "Environment"), ("hardware", "Hardware and resources"),
              ("aliases", "Alias history"), ("retention", "Holds and retention"),
@@ -315,11 +318,13 @@ def audit_html(a: Audit) -> str:
     sections = [
         _section("summary", _summary(a)),
         _section("version", _artifacts(a.version)),
+        _section("card", governance_html(a.version, a.protections, a.approvals)),
         _section("lineage", _lineage(a)),
         _section("code", _code_section(a)),
         _section("data", _data(run)),
         _section("params", _params(run)),
-        _section("metrics", _mapping(run.metrics) if run is not None else _muted("No run.")),
+        _section("metrics", _mapping(run.metrics) + curves_html(run.metric_series)
+                 if run is not None else _muted("No run.")),
         _section("environment", _environment(run)),
         _section("hardware", _hardware_section(run)),
         _section("aliases", _aliases(a)),
@@ -345,7 +350,9 @@ def audit_text(a: Audit) -> str:
              f"  verify        {verify} ({a.verify.entries} entries, {a.verify.blobs} blobs)",
              f"  aliases now   {', '.join(a.aliases) or 'none'}",
              f"  alias moves   {len(a.alias_history)}",
-             f"  holds         {len(a.holds)}"]
+             f"  holds         {len(a.holds)}",
+             "  protected     " + (", ".join(f"{p.alias} ({p.approvals} approvals)"
+                                           for p in a.protections) or "none")]
     lines.append(f"  retention     {_retention_text(a)}")
     verdicts = [_verdict(r)[0] for r in a.reproductions]
     lines.append(f"  reproductions {len(verdicts)}"

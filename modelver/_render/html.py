@@ -29,6 +29,8 @@ from .._records import (
     Run,
     Seeds,
 )
+from .card import card_pairs
+from .curves import curves_html, overlay_html
 from .text import SHOWN, plan_summary, show_value
 
 if TYPE_CHECKING:
@@ -227,7 +229,7 @@ def version_html(mv: ModelVersion) -> str:
         d = mv.deleted
         pairs.append(("deleted", f"{_when(d.at)} UTC by {_e(d.by)}: {_e(d.reason)}"
                       + (f" ({_e(d.rule)})" if d.rule else "")))
-    return _box(title, _fields(pairs))
+    return _box(title, _fields([*pairs, *card_pairs(mv)]))
 
 
 def versions_html(versions: Sequence[ModelVersion]) -> str:
@@ -360,8 +362,8 @@ def run_html(run: Run) -> str:
     parts = [
         _section("params", _mapping(run.params), count=len(run.params),
                  open_=len(run.params) <= 12),
-        _section("metrics", _mapping(run.metrics), count=len(run.metrics),
-                 open_=len(run.metrics) <= 12),
+        _section("metrics", _mapping(run.metrics) + curves_html(run.metric_series),
+                 count=len(run.metrics), open_=len(run.metrics) <= 12),
         _section("data", _data(run.data) if run.data else f'<div style="{_MUTED}">none</div>',
                  count=len(run.data), open_=0 < len(run.data) <= 6),
         _section("code", _code_info(run.code) if run.code else _none()),
@@ -481,8 +483,8 @@ def diff_html(d: Diff) -> str:
         "section", "", "key", d.a.ref, d.b.ref, "delta"))
     body = "".join(rows) or f'<tr><td style="{_RULED}" colspan="6">no differences</td></tr>'
     notes = "".join(f'<div style="opacity:.75">{escape(n)}</div>' for n in d.notes)
-    src = "".join(f'<pre style="color:inherit">{escape(t)}</pre>'
-                  for t in (d.source_diff, d.git_diff) if t)
+    src = overlay_html(d.curves, d.a.ref, d.b.ref) + "".join(
+        f'<pre style="color:inherit">{escape(t)}</pre>' for t in (d.source_diff, d.git_diff) if t)
     return (f'<div style="color:inherit;font-size:12px"><table style="border-collapse:'
             f'collapse;color:inherit"><tr>{head}</tr>{body}</table>{notes}{src}</div>')
 

@@ -59,6 +59,12 @@ def diff_text(d: Diff) -> str:
         if s.name == "code":
             for text in (d.source_diff, d.git_diff):
                 lines += ["    " + line for line in (text or "").splitlines()]
+    curves = [(key, a, b) for key, (a, b) in d.curves.items() if a != b]
+    if curves:
+        from .curves import curve_change
+
+        lines.append("curves")
+        lines += [f"  ~ {key}: {curve_change(a, b)}" for key, a, b in curves]
     same = [s.name for s in d.sections if not s]
     lines.append(f"unchanged: {', '.join(same)}" if same else "every section changed")
     return "\n".join(lines)

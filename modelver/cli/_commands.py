@@ -7,6 +7,7 @@ example of what any program built on modelver can do.
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -118,7 +119,8 @@ def cmd_ls(args: argparse.Namespace, store: modelver.Store) -> Output:
                            for mv in versions])
 
 
-def _show_text(mv: modelver.ModelVersion, run: modelver.Run | None, aliases: list[str]) -> str:
+def _show_text(mv: modelver.ModelVersion, run: modelver.Run | None, aliases: list[str],
+               code_files: list[str] | None = None) -> str:
     lines = [f"{mv.ref}" + (f"  [{', '.join(aliases)}]" if aliases else ""),
              f"  digest    {mv.digest}", f"  format    {mv.format} ({mv.size} bytes)",
              f"  created   {mv.created_at.isoformat()} by {mv.created_by}"]
@@ -126,12 +128,24 @@ def _show_text(mv: modelver.ModelVersion, run: modelver.Run | None, aliases: lis
         lines.append("  artifacts")
     for key, art in mv.artifacts.items():
         lines.append(f"    {key}: {art.format} ({art.size} bytes) {art.digest[:19]}")
-    if mv.requirements:
-        lines.append("  needs     " + ", ".join(f"{m} {v}" for m, v in mv.requirements.items()))
+    python = [f"python {run.environment.python}"] if run and run.environment else []
+    if mv.requirements or python:  # the environment the model needs to load
+        lines.append("  needs     " + ", ".join(
+            python + [f"{m} {v}" for m, v in mv.requirements.items()]))
+    if mv.signature is not None:
+        lines.append("  signature (input schema; load(..., check_input=True) checks it)")
+        lines += [f"    {line}" for line in str(mv.signature).splitlines()]
     if mv.parents:
         lines.append(f"  parents   {', '.join(mv.parents)}")
     if mv.tags:
         lines.append(f"  tags      {mv.tags}")
+    if mv.annotations:
+        last = mv.annotations[-1]
+        lines.append(f"  annotated {len(mv.annotations)} time(s), last {last.at.isoformat()} "
+                     f"by {last.by}")
+    if mv.description:
+        lines += ["  description"] + [f"    {line}".rstrip() for line in
+                                      mv.description.splitlines()]
     if mv.deleted:
         lines.append(f"  DELETED   {mv.deleted.at.isoformat()}: {mv.deleted.reason}")
     if mv.reruns:
@@ -154,6 +168,7 @@ def _show_text(mv: modelver.ModelVersion, run: modelver.Run | None, aliases: lis
         lines += [f"    {k}: {fp.kind} {fp.digest[:19]} ({fp.size} bytes, {fp.method})"
                   + ("  TYPE ONLY: content changes do not show" if fp.method == "type-only"
                      else "") + (f"  snapshot {fp.snapshot[:19]}" if fp.snapshot else "")
+                  + (f"\n      from {fp.source}" if fp.source else "")
                   for k, fp in sorted(run.data.items())]
     if run.code:
         c = run.code
@@ -166,6 +181,10 @@ def _show_text(mv: modelver.ModelVersion, run: modelver.Run | None, aliases: lis
             lines.append(f"    reaches   {len(c.user_code)} user functions, classes and "
                          "constants")
             lines += [f"      {k} {v[:19]}" for k, v in sorted(c.user_code.items())]
+        if code_files:
+            lines.append(f"    files     {len(code_files)} module files stored (modelver "
+                         "reproduce runs them outside git)")
+            lines += [f"      {f}" for f in code_files]
     lines.append(f"  seed      {run.seeds.seed} ({', '.join(run.seeds.seeded) or 'nothing'})")
     lines += [f"    not seeded: {lib}: {why}" for lib, why in sorted(run.seeds.not_seeded.items())]
     if run.environment:
@@ -226,9 +245,25 @@ def cmd_show(args: argparse.Namespace, store: modelver.Store) -> Output:
     if args.diff:
         return _show_diff(store, mv, run)
     aliases = [a for a, v in store.aliases(name).items() if v == mv.version]
+    files = _code_files(store, run)
     data = {"version": plain(mv), "run": plain(run) if run else None,
-            "aliases": aliases}
-    return Output(_show_text(mv, run, aliases), data)
+            "aliases": aliases, "code_files": files,
+            "data_paths": {k: fp.source for k, fp in run.data.items() if fp.source}
+            if run else {}}
+    return Output(_show_text(mv, run, aliases, files), data)
+
+
+def _code_files(store: modelver.Store, run: modelver.Run | None) -> list[str]:
+    """The module files a run's code closure lives in (relative to their import root), as
+    stored for ``reproduce``; empty when none were stored or the blob cannot be read."""
+    digest = run.code.files_digest if run and run.code else None
+    if digest is None:
+        return []
+    try:
+        files = json.loads(store.read_blob(digest))
+    except (modelver.ModelverError, ValueError):
+        return []
+    return sorted(files) if isinstance(files, dict) else []
 
 
 # -- aliases ----------------------------------------------------------------------

@@ -1,0 +1,115 @@
+"""``load(..., check_input=True)``: a loaded model whose predictions check their input.
+
+:class:`CheckedModel` wraps the model: ``predict``, ``predict_proba``,
+``predict_log_proba``, ``decision_function``, ``transform`` and ``__call__`` check their
+first argument against the version's :class:`~modelver.Signature` first; every other
+attribute is the model's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ._errors import ModelverError, SchemaMismatch
+from ._signature import InputSchema, Signature
+
+__all__ = ["CheckedModel", "check_key", "checked"]
+
+_CHECKED = ("predict", "predict_proba", "predict_log_proba", "decision_function",
+            "transform")
+
+
+class CheckedModel:
+    """A loaded model whose ``predict``, ``predict_proba``, ``predict_log_proba``,
+    ``decision_function``, ``transform`` and ``__call__`` check their first argument
+    against the version's :class:`Signature` first (:class:`~modelver.SchemaMismatch`).
+
+    Every other attribute is the model's own. It is not an instance of the model's
+    class: ``.model`` is the model itself, ``.signature`` the signature checked.
+    """
+
+    __slots__ = ("_methods", "key", "model", "signature")
+
+    def __init__(self, model: Any, signature: Signature, key: str | None = None) -> None:
+        self.model = model
+        self.signature = signature
+        self.key = key
+        schema = signature.input(key)
+        self._methods: dict[str, Callable[..., Any]] = {}
+        for name in _CHECKED:
+            method = getattr(model, name, None)
+            if callable(method):
+                self._methods[name] = _checking(method, schema)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        methods = object.__getattribute__(self, "_methods")
+        found = methods.get(name)
+        if found is not None:
+            return found
+        return getattr(object.__getattribute__(self, "model"), name)
+
+    def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        """Check ``x``, then call the model (a torch module, a callable pipeline)."""
+        if not callable(self.model):
+            raise TypeError(f"{type(self.model).__name__} object is not callable")
+        found = self.signature.input(self.key).problems(x)
+        if found:
+            self.signature.check(x, self.key)
+        return self.model(x, *args, **kwargs)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(dir(self.model)) | {"model", "signature", "key"})
+
+    def __repr__(self) -> str:
+        return f"<modelver.CheckedModel of {self.model!r}>"
+
+
+def _checking(method: Callable[..., Any], schema: InputSchema) -> Callable[..., Any]:
+    problems = schema.problems
+    key = schema.key
+
+    def call(x: Any, *args: Any, **kwargs: Any) -> Any:
+        found = problems(x)
+        if found:
+            raise SchemaMismatch(f"the input does not match the signature of {key!r}: "
+                                 + "; ".join(found), found)
+        return method(x, *args, **kwargs)
+
+    call.__name__ = getattr(method, "__name__", "call")
+    call.__doc__ = getattr(method, "__doc__", None)
+    return call
+
+
+def check_key(check_input: bool | str, signature: Signature | None, ref: str) -> str | None:
+    """The data key ``load(..., check_input=…)`` checks (None: the default), refused
+    before anything is loaded when it cannot be checked."""
+    if not isinstance(check_input, (bool, str)):
+        raise ModelverError(f"check_input must be True, False or a data key, not "
+                            f"{check_input!r}")
+    if signature is None:
+        raise ModelverError(f"{ref} has no input signature (its run recorded no frame or "
+                            "array, or it was registered directly): load it with "
+                            "check_input=False, or register it with signature=<a sample input>")
+    key = check_input if isinstance(check_input, str) else None
+    signature.input(key)
+    return key
+
+
+def checked(obj: Any, signature: Signature | None, ref: str, key: str | None = None
+            ) -> CheckedModel:
+    """``load(..., check_input=True)`` of version ``ref``: ``obj`` wrapped in a
+    :class:`CheckedModel`."""
+    if signature is None:
+        raise ModelverError(f"{ref} has no input signature (its run recorded no frame or "
+                            "array, or it was registered directly): load it with "
+                            "check_input=False, or register it with signature=<a sample input>")
+    wrapper = CheckedModel(obj, signature, key)
+    if not wrapper._methods and not callable(obj):
+        raise ModelverError(f"{ref} loads as a {type(obj).__name__}, which has no predict, "
+                            "transform or __call__ to check: load it with check_input=False"
+                            + (" (or pick the member with artifact=)"
+                               if isinstance(obj, dict) else ""))
+    return wrapper

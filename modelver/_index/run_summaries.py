@@ -1,0 +1,57 @@
+"""Run summaries: what a list of runs shows, read with ``json_extract`` from each run's
+entry, so that listing thousands of runs parses none of their environments or curves."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from .._run_summary import RunSummary
+
+__all__ = ["run_summaries"]
+
+
+class _Reads(Protocol):
+    """What a summary needs of the read model's database (an ``Index``)."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
+_RUN = "json_extract(e.text, '$.body.run.{}')"
+_SUMMARY = ("SELECT r.id, r.name, r.status, r.version, r.started_at, "
+            f"{_RUN.format('ended_at')}, {_RUN.format('resources.wall_s')}, "
+            f"{_RUN.format('metrics')}, {_RUN.format('error')}, "
+            "(SELECT json_group_array(c.key) FROM json_each(e.text, '$.body.run.metric_series') c) "
+            "FROM runs r JOIN entries e ON e.name = r.name AND e.seq = r.seq")
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _summary(row: tuple[Any, ...]) -> RunSummary:
+    run_id, name, status, version, started, ended, wall, metrics, error, curves = row
+    return RunSummary(id=run_id, name=name, status=status, version=version,
+                      started_at=datetime.fromisoformat(started), ended_at=_time(ended),
+                      wall_s=None if wall is None else float(wall),
+                      metrics={} if metrics in (None, "{}") else json.loads(metrics),
+                      error=error, curves=[] if curves in (None, "[]") else json.loads(curves))
+
+
+def run_summaries(index: _Reads, name: str | None = None, *, status: str | None = None,
+                  limit: int | None = None) -> list[RunSummary]:
+    """Summaries of runs, newest first, optionally of one model and with one status."""
+    where: list[str] = []
+    params: list[Any] = []
+    if name is not None:
+        where.append("r.name = ?")
+        params.append(name)
+    if status is not None:
+        where.append("r.status = ?")
+        params.append(status)
+    sql = _SUMMARY + (" WHERE " + " AND ".join(where) if where else "")
+    sql += " ORDER BY r.started_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
+    rows: Iterable[tuple[Any, ...]] = index.query(sql, params)
+    return [_summary(row) for row in rows]
