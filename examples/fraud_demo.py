@@ -1,13 +1,17 @@
 """End-to-end demo: train, promote, load in a fresh process, roll back, rebuild, audit.
 
 Run with ``make demo``. It makes its own synthetic data and a throwaway store, so it
-can be run again and again; nothing outside a temporary folder is written.
+can be run again and again; nothing outside a temporary folder is written, and that
+folder is removed at exit unless ``--keep`` is given (``.venv/bin/python
+examples/fraud_demo.py --keep``), to explore the store afterwards.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,9 +71,36 @@ def section(title: str) -> None:
     print(f"\n== {title} " + "=" * max(0, 66 - len(title)))
 
 
-def main() -> None:
-    """Run the demo in a temporary folder."""
+def main(argv: list[str] | None = None) -> None:
+    """Run the demo in a temporary folder, removed at exit unless --keep is given."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary folder and its store, to explore them")
+    keep = parser.parse_args(argv).keep
     workdir = tempfile.mkdtemp(prefix="modelver-demo-")
+    try:
+        demo(workdir)
+    finally:
+        if keep:
+            print(f"\nTry: MODELVER_URI={os.path.join(workdir, '.modelver')} "
+                  f"{_modelver_command()} show fraud@prod")
+        else:
+            modelver.configure(None)
+            shutil.rmtree(workdir, ignore_errors=True)
+            print(f"\nremoved {workdir} (run with --keep to keep its store and explore it)")
+
+
+def _modelver_command() -> str:
+    """The `modelver` script beside this Python (its venv need not be active)."""
+    script = os.path.join(os.path.dirname(sys.executable), "modelver")
+    if not os.path.exists(script):
+        return f"{sys.executable} -m modelver"
+    relative = os.path.relpath(script)
+    return relative if not relative.startswith("..") else script
+
+
+def demo(workdir: str) -> None:
+    """Train, promote, serve, fine-tune, roll back, rebuild, verify and audit."""
     store = modelver.configure(os.path.join(workdir, ".modelver"))
     assert store is not None
     print(f"store: {store.uri}")
@@ -163,7 +194,6 @@ def main() -> None:
     page = audit.save(os.path.join(workdir, "audit-fraud-prod.html"))
     print(audit)
     print(f"wrote {page} ({page.stat().st_size:,} bytes; open it in any browser, offline)")
-    print(f"\nTry: MODELVER_URI={store.uri} modelver show fraud@prod")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,9 @@ def test_the_demo_trains_serves_rolls_back_and_rebuilds_identically(tmp_path: Pa
     assert "fraud@0.2.1: IDENTICAL" in out
     assert "data      train_path: snapshot sha256:" in out
     assert "prod is now fraud@0.2.0" in out
-    assert out.rstrip().splitlines()[-1].startswith("Try: MODELVER_URI=")
+    assert out.rstrip().splitlines()[-1].startswith("removed ")
     assert "\nOK\n" in out
+    assert not list(tmp_path.glob("modelver-demo-*")), "the demo left its folder behind"
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -60,10 +61,16 @@ def test_the_demo_versions_rebuild_identically_after_the_script_and_csvs_change(
            if not k.startswith("MODELVER_") and k != "PYTEST_CURRENT_TEST"}
     env["TMPDIR"] = str(temp)
     env["MODELVER_CACHE"] = str(tmp_path / "cache")
-    done = subprocess.run([sys.executable, str(script)], cwd=repo, capture_output=True,
-                          text=True, env=env, timeout=600, check=False)
+    done = subprocess.run([sys.executable, str(script), "--keep"], cwd=repo,
+                          capture_output=True, text=True, env=env, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "fraud@0.2.1: IDENTICAL" in done.stdout
+    # The Try line names the venv's modelver script: it works without activating the venv.
+    try_line = done.stdout.rstrip().splitlines()[-1]
+    assert try_line.startswith("Try: MODELVER_URI=")
+    assert try_line.endswith(" show fraud@prod")
+    command = try_line.split()[2]
+    assert Path(command).name == "modelver" and Path(repo, command).exists()
     (workdir,) = temp.glob("modelver-demo-*")
     store = workdir / ".modelver"
 
