@@ -392,3 +392,18 @@ def test_a_rewritten_zip_is_valid_sorted_and_the_same_every_time(tmp_path: Path)
         assert z.read("0.npy") == b"9.npy" * 1000 and z.read("x.z") == b"x.z" * 1000
         assert z.read("meta.json") == b"{}"
         assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_a_large_write_is_hashed_on_a_second_thread_to_the_same_digest(tmp_path: Path
+                                                                       ) -> None:
+    import hashlib
+
+    from modelver.formats._base import hashed_file, written_digest
+
+    array = np.random.default_rng(0).random(3 << 17)  # 3 MiB: written in large chunks
+    path = tmp_path / "array.npy"
+    with hashed_file(path) as out:
+        np.save(out, array)
+        out.write(b"x" * 10)  # a small write after the large ones stays in order
+    expected = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    assert written_digest(str(path)) == expected

@@ -101,6 +101,11 @@ def import_class(path: str, what: str) -> Any:
     return target
 
 
+#: A write at least this large is hashed on a second thread while it is written (both
+#: release the GIL), so a large model costs about one pass, not a write plus a hash.
+_OVERLAP_BYTES = 1 << 20
+
+
 class _HashingWriter:
     """A write-only file that hashes (sha256) what passes through it."""
 
@@ -108,14 +113,33 @@ class _HashingWriter:
         self._out = out
         self.hash = hashlib.sha256()
         self.size = 0
+        self._pool: Any = None
 
     def write(self, data: Any) -> int:
         view = memoryview(data)
         view = view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
-        self.hash.update(view)
-        self._out.write(view)
+        if view.nbytes < _OVERLAP_BYTES:
+            self.hash.update(view)
+            self._out.write(view)
+        else:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="modelver-hash")
+            # The hash finishes before write() returns: the caller may reuse its buffer.
+            hashed = self._pool.submit(self.hash.update, view)
+            try:
+                self._out.write(view)
+            finally:
+                hashed.result()
         self.size += view.nbytes
         return view.nbytes
+
+    def close(self) -> None:
+        """Stop the hashing thread, if one was started."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def tell(self) -> int:
         return self.size
@@ -138,7 +162,10 @@ def hashed_file(path: Path) -> Iterator[Any]:
     store does not read it again to hash it (one pass over a large model fewer)."""
     with open(path, "wb") as raw:
         writer = _HashingWriter(raw)
-        yield writer
+        try:
+            yield writer
+        finally:
+            writer.close()
     with _WRITTEN_LOCK:
         _WRITTEN[os.path.abspath(path)] = ("sha256:" + writer.hash.hexdigest(),
                                            _identity(os.stat(path)))
