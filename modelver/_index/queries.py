@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .._log import Entry, parse
@@ -20,18 +19,12 @@ from .._records import AliasEvent, Artifact, Hold, ModelVersion, Run, Tombstone
 from .._run_summary import RunSummary
 from .._serde import structure
 from .._signature import Signature
+from .blob_queries import _LIVE, CODE_BLOB_FIELDS, BlobQueries
 from .db import Index
 from .governance import ANNOTATIONS_COLUMN, GovernanceQueries, annotated, parse_annotations
 
 __all__ = ["CODE_BLOB_FIELDS", "Queries"]
 
-# The fields of a run's code record that name blobs in the store.
-CODE_BLOB_FIELDS = ("source_digest", "module_digest", "diff_digest", "sources_digest",
-                    "files_digest")
-
-# Any digest in an entry's text (a quarantined entry's "prev" matches too: no blob has
-# that name, so keeping it keeps nothing).
-_ANY_DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
 _TOMB = ("LEFT JOIN tombstones t ON t.name = v.name AND t.version = v.version "
          "LEFT JOIN entries te ON te.name = t.name AND te.seq = t.seq")
 # The runs that reproduced a version (identical reruns), through runs_version.
@@ -44,7 +37,24 @@ _V = ("SELECT v.name, v.version, v.digest, v.format, v.size, v.run_id, v.parents
       f"v.created_at, v.created_by, json_extract(te.text, '$.body.tombstone'), {_RERUNS}, "
       f"v.schema, v.blobs, v.artifact, {_REBUILDS}, {ANNOTATIONS_COLUMN} "
       f"FROM versions v {_TOMB}")
-_LIVE = "NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.name = v.name AND t.version = v.version)"
+# Whether any version of a model (or of any model, with NULL) has reruns, rebuilds or
+# annotations: a list of versions reads those columns only when some exist (each is a
+# lookup per row, a third of the cost of listing 2,000 versions).
+_EXTRAS = """SELECT
+    (SELECT count(*) FROM runs WHERE (?1 IS NULL OR name = ?1) AND version IS NOT NULL)
+    > (SELECT count(*) FROM versions WHERE (?1 IS NULL OR name = ?1) AND run_id IS NOT NULL),
+    EXISTS (SELECT 1 FROM runs WHERE reproduces IS NOT NULL AND (?1 IS NULL OR name = ?1)),
+    EXISTS (SELECT 1 FROM annotations WHERE ?1 IS NULL OR name = ?1)"""
+
+
+@functools.lru_cache(maxsize=8)
+def _v_select(reruns: bool, rebuilds: bool, annotations: bool) -> str:
+    """``_V`` with the columns that cannot hold anything left NULL."""
+    return (_V.replace(_RERUNS, _RERUNS if reruns else "NULL")
+            .replace(_REBUILDS, _REBUILDS if rebuilds else "NULL")
+            .replace(ANNOTATIONS_COLUMN, ANNOTATIONS_COLUMN if annotations else "NULL"))
+
+
 _RUN = ("SELECT json_extract(e.text, '$.body.run') FROM runs r "
         "JOIN entries e ON e.name = r.name AND e.seq = r.seq")
 # A version row from a "name@version" text, by the versions primary key.
@@ -89,7 +99,9 @@ JOIN entries e ON e.name = r.name AND e.seq = r.seq ORDER BY r.started_at, r.id"
 
 
 def _time(text: str) -> datetime:
-    return structure(text, datetime)
+    # What the converter's hook does, without its dispatch (a list reads thousands).
+    d = datetime.fromisoformat(text)
+    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
 def _version(row: tuple[Any, ...]) -> ModelVersion:
@@ -143,7 +155,7 @@ def _runs(rows: Iterable[tuple[Any, ...]]) -> list[Run]:
     return [structure(json.loads(r[0]), Run) for r in rows]
 
 
-class Queries(GovernanceQueries):
+class Queries(GovernanceQueries, BlobQueries):
     """Typed reads of one read model. Nothing here writes."""
 
     index: Index
@@ -222,10 +234,12 @@ class Queries(GovernanceQueries):
 
     def versions(self, name: str | None = None) -> list[ModelVersion]:
         """Every version (of one model, or of all by name), lowest first."""
+        flags = self.index.one(_EXTRAS, (name,)) or (1, 1, 1)
+        select = _v_select(*(bool(f) for f in flags))
         if name is None:
-            rows = self.index.query(f"{_V} ORDER BY v.name, v.sort_key")
+            rows = self.index.query(f"{select} ORDER BY v.name, v.sort_key")
         else:
-            rows = self.index.query(f"{_V} WHERE v.name = ? ORDER BY v.sort_key", (name,))
+            rows = self.index.query(f"{select} WHERE v.name = ? ORDER BY v.sort_key", (name,))
         return [_version(r) for r in rows]
 
     def is_deleted(self, name: str, version: str) -> bool:
@@ -412,73 +426,6 @@ class Queries(GovernanceQueries):
             f"WHERE v.tags != '{{}}' AND j.key IN (SELECT value FROM json_each(?)){only} "
             "ORDER BY v.name, v.version, j.key",
             (json.dumps(list(keys)), *((name,) if name else ()))))
-
-    def live_with_digests(self, digests: Iterable[str]) -> set[tuple[str, str, str]]:
-        """(name, version, digest) of live versions whose artifact is one of ``digests``."""
-        return {(n, v, d) for n, v, d in self.index.query(
-            "SELECT v.name, v.version, v.digest FROM versions v WHERE v.digest IN "
-            f"(SELECT value FROM json_each(?)) AND {_LIVE}", (json.dumps(sorted(digests)),))}
-
-    def code_blobs(self) -> dict[str, str]:
-        """digest → owner of every blob a run's code record names (sources, diffs)."""
-        columns = ", ".join(f"json_extract(e.text, '$.body.run.code.{field}')"
-                            for field in CODE_BLOB_FIELDS)
-        rows = self.index.query(f"SELECT r.id, {columns} FROM runs r "
-                                "JOIN entries e ON e.name = r.name AND e.seq = r.seq")
-        out: dict[str, str] = {}
-        for run_id, *digests in rows:
-            for field, digest in zip(CODE_BLOB_FIELDS, digests, strict=True):
-                if digest:
-                    out.setdefault(digest, f"run {run_id[:8]} {field}")
-        return out
-
-    def snapshot_blobs(self) -> dict[str, str]:
-        """digest → owner of every blob a run's data snapshots hold, for runs whose
-        version is live (or that registered none): retention's tombstone lets a deleted
-        version's data go with its artifact."""
-        deleted = {f"{n}@{v}" for n, v in self.deleted()}
-        rows = self.index.query("SELECT r.id, r.version, json_extract(e.text, '$.body.run.blobs') "
-                                "FROM runs r JOIN entries e ON e.name = r.name AND e.seq = r.seq "
-                                "WHERE json_extract(e.text, '$.body.run.blobs') IS NOT NULL")
-        out: dict[str, str] = {}
-        for run_id, version, blobs in rows:
-            if version in deleted:
-                continue
-            for digest in json.loads(blobs):
-                out.setdefault(digest, f"run {run_id[:8]} data snapshot")
-        return out
-
-    def referenced_blobs(self, *, quarantined: bool = True) -> dict[str, str]:
-        """Every blob a live record names: digest → what names it.
-
-        With ``quarantined``, digests named in quarantined entries count too (gc must
-        keep them: such an entry may be a newer modelver's version); they may also
-        be data fingerprints, so ``verify`` does not expect them to exist.
-        """
-        refs: dict[str, str] = {}
-        for n, v, d, blobs in self.index.query(
-                f"SELECT v.name, v.version, v.digest, v.blobs FROM versions v WHERE {_LIVE} "
-                "ORDER BY v.name, v.sort_key"):
-            refs.setdefault(d, f"{n}@{v}")
-            for blob in blobs.split() if blobs else ():
-                refs.setdefault(blob, f"{n}@{v} (a file of its artifact)")
-        for digest, owner in self.code_blobs().items():
-            refs.setdefault(digest, owner)
-        for digest, owner in self.snapshot_blobs().items():
-            refs.setdefault(digest, owner)
-        if not quarantined:
-            return refs
-        # A quarantined entry may still name blobs: keep them until it is dealt with.
-        for name, seq, text in self.index.query(
-                "SELECT e.name, e.seq, e.text FROM quarantine q "
-                "JOIN entries e ON e.name = q.name AND e.seq = q.seq"):
-            for digest in _ANY_DIGEST.findall(text):
-                refs.setdefault(digest, f"quarantined entry {name}#{seq}")
-        return refs
-
-    def artifact_sizes(self) -> dict[str, int]:
-        """digest → size of every version's artifact (its files, for a manifest)."""
-        return {d: int(s) for d, s in self.index.query("SELECT digest, size FROM versions")}
 
     # -- integrity -------------------------------------------------------------------------
 

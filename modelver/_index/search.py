@@ -21,7 +21,8 @@ from typing import Any
 from .._errors import QueryError
 from .._records import ModelVersion
 from .._search import And, Compare, Field, In, Literal, Node, Not, Or, OrderKey
-from .queries import _BY_REF, _LIVE, _V, Queries, _version
+from .blob_queries import _LIVE
+from .queries import _BY_REF, _V, Queries, _version
 
 __all__ = ["search"]
 
