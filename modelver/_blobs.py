@@ -84,11 +84,14 @@ class BlobDir:
 
     def __init__(self, root: str) -> None:
         self.root = root
+        self._shards = safe_join(root, "sha256")
 
     def path(self, digest: str) -> str:
         """Where the blob with this digest lives (it may not exist)."""
         hexd = check_digest(digest)[7:]
-        return safe_join(self.root, "sha256", hexd[:2], hexd[2:])
+        # A checked digest is 64 hex digits: joined under the resolved root, it cannot
+        # escape it (no realpath per call: a registration asks for a dozen paths).
+        return os.path.join(self._shards, hexd[:2], hexd[2:])
 
     def has(self, digest: str) -> bool:
         """Whether the blob is present."""
