@@ -61,7 +61,7 @@ CREATE TABLE versions (
     PRIMARY KEY (name, version));
 CREATE INDEX versions_sorted ON versions (name, sort_key);
 CREATE INDEX versions_digest ON versions (digest);
-CREATE INDEX versions_run ON versions (run_id);
+CREATE INDEX versions_run ON versions (run_id) WHERE run_id IS NOT NULL;
 CREATE INDEX versions_created ON versions (created_at, name, sort_key);
 CREATE TABLE runs (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, version TEXT,
