@@ -276,16 +276,9 @@ class Queries(GovernanceQueries, BlobQueries):
     def runs(self, name: str | None = None, *, status: str | None = None,
              limit: int | None = None) -> list[Run]:
         """Runs, newest first, optionally of one model and with one status."""
-        where, params = [], []
-        if name is not None:
-            where.append("r.name = ?")
-            params.append(name)
-        if status is not None:
-            where.append("r.status = ?")
-            params.append(status)
-        sql = _RUN + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY r.started_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
-        return _runs(self.index.query(sql, params))
+        from .run_summaries import runs_sql
+
+        return _runs(self.index.query(*runs_sql(_RUN, name, status, limit)))
 
     def run_summaries(self, name: str | None = None, *, status: str | None = None,
                       limit: int | None = None) -> list[RunSummary]:

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from .._run_summary import RunSummary
 
-__all__ = ["run_summaries"]
+__all__ = ["run_summaries", "runs_sql"]
 
 
 class _Reads(Protocol):
@@ -43,6 +43,13 @@ def _summary(row: tuple[Any, ...]) -> RunSummary:
 def run_summaries(index: _Reads, name: str | None = None, *, status: str | None = None,
                   limit: int | None = None) -> list[RunSummary]:
     """Summaries of runs, newest first, optionally of one model and with one status."""
+    rows: Iterable[tuple[Any, ...]] = index.query(*runs_sql(_SUMMARY, name, status, limit))
+    return [_summary(row) for row in rows]
+
+
+def runs_sql(select: str, name: str | None, status: str | None, limit: int | None
+             ) -> tuple[str, list[Any]]:
+    """``select`` (over ``runs r``) narrowed to one model and status, newest first."""
     where: list[str] = []
     params: list[Any] = []
     if name is not None:
@@ -51,7 +58,6 @@ def run_summaries(index: _Reads, name: str | None = None, *, status: str | None 
     if status is not None:
         where.append("r.status = ?")
         params.append(status)
-    sql = _SUMMARY + (" WHERE " + " AND ".join(where) if where else "")
+    sql = select + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY r.started_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
-    rows: Iterable[tuple[Any, ...]] = index.query(sql, params)
-    return [_summary(row) for row in rows]
+    return sql, params
