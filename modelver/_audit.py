@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._capture.params import redact_text
 from ._errors import IntegrityError, InvalidName, NotFound, StoreError
 from ._records import AliasEvent, Approval, Hold, ModelVersion, Protection, Run, utcnow
 from ._render import render
@@ -202,6 +203,6 @@ def build_audit(chain: Chain, mv: ModelVersion, graph: Lineage,
         verify=report, reproductions=reproductions,
         diff=_text_blob(read_blob, code.diff_digest if code else None),
         source=_text_blob(read_blob, code.source_digest if code else None),
-        store=chain.uri, generated_at=now, generated_by=current_user(),
+        store=redact_text(chain.uri), generated_at=now, generated_by=current_user(),
         modelver_version=str(modelver.__version__), protections=q.protections(mv.name),
         approvals=q.approvals(mv.name))

@@ -25,40 +25,49 @@ class CheckedModel:
     ``decision_function``, ``transform`` and ``__call__`` check their first argument
     against the version's :class:`Signature` first (:class:`~modelver.SchemaMismatch`).
 
-    Every other attribute is the model's own. It is not an instance of the model's
-    class: ``.model`` is the model itself, ``.signature`` the signature checked.
+    Every other attribute is the model's own (setting one sets the model's). It is not
+    an instance of the model's class: ``.model`` is the model itself, ``.signature`` the
+    signature checked. It pickles, copies and (for scikit-learn) clones as a
+    ``CheckedModel`` of the pickled, copied or cloned model.
     """
 
-    __slots__ = ("_methods", "key", "model", "signature")
+    __slots__ = ("_schema", "key", "model", "signature")
 
     def __init__(self, model: Any, signature: Signature, key: str | None = None) -> None:
-        self.model = model
-        self.signature = signature
-        self.key = key
-        schema = signature.input(key)
-        self._methods: dict[str, Callable[..., Any]] = {}
-        for name in _CHECKED:
-            method = getattr(model, name, None)
-            if callable(method):
-                self._methods[name] = _checking(method, schema)
+        object.__setattr__(self, "model", model)
+        object.__setattr__(self, "signature", signature)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "_schema", signature.input(key))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        methods = object.__getattribute__(self, "_methods")
-        found = methods.get(name)
-        if found is not None:
-            return found
-        return getattr(object.__getattribute__(self, "model"), name)
+        # Looked up on the model each time, so a copy checks its own model's methods.
+        found = getattr(object.__getattribute__(self, "model"), name)
+        if name in _CHECKED and callable(found):
+            return _checking(found, object.__getattribute__(self, "_schema"))
+        return found
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in CheckedModel.__slots__:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.model, name, value)
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         """Check ``x``, then call the model (a torch module, a callable pipeline)."""
         if not callable(self.model):
             raise TypeError(f"{type(self.model).__name__} object is not callable")
-        found = self.signature.input(self.key).problems(x)
-        if found:
-            self.signature.check(x, self.key)
-        return self.model(x, *args, **kwargs)
+        return _checking(self.model, self._schema)(x, *args, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (CheckedModel, (self.model, self.signature, self.key))
+
+    def __sklearn_clone__(self) -> CheckedModel:
+        """``sklearn.base.clone``: the same check around a clone of the model."""
+        from sklearn.base import clone  # type: ignore[import-untyped]
+
+        return CheckedModel(clone(self.model), self.signature, self.key)
 
     def __dir__(self) -> list[str]:
         return sorted(set(dir(self.model)) | {"model", "signature", "key"})
@@ -107,7 +116,7 @@ def checked(obj: Any, signature: Signature | None, ref: str, key: str | None = N
                             "array, or it was registered directly): load it with "
                             "check_input=False, or register it with signature=<a sample input>")
     wrapper = CheckedModel(obj, signature, key)
-    if not wrapper._methods and not callable(obj):
+    if not any(callable(getattr(obj, name, None)) for name in _CHECKED) and not callable(obj):
         raise ModelverError(f"{ref} loads as a {type(obj).__name__}, which has no predict, "
                             "transform or __call__ to check: load it with check_input=False"
                             + (" (or pick the member with artifact=)"

@@ -30,10 +30,10 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
+from ._capture.values import param_value
 from ._errors import InvalidName, ModelverError, NotFound, StoreError
 from ._names import check_alias, check_name
 from ._records import CodeInfo, Run, utcnow
@@ -199,13 +199,10 @@ def _import_mlflow() -> Any:
 
 
 def _redacted(uri: str) -> str:
-    """The URI without a password."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URI without credentials (user, password, secret query values)."""
+    from ._capture.params import redact_text
+
+    return redact_text(uri)
 
 
 def _client(mlflow: Any, uri: str) -> Any:
@@ -225,7 +222,7 @@ def _client(mlflow: Any, uri: str) -> Any:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
+    text = _redacted(str(exc)).strip().splitlines()  # an error may quote the URI
     return f"{type(exc).__name__}: {text[0][:300] if text else ''}".rstrip(": ")
 
 
@@ -273,8 +270,11 @@ def _import_model(mlflow: Any, client: Any, store: Store, name: str,
         held = {mv.version: mv for mv in store.versions(name)}
     except NotFound:  # no store yet: the first import creates it
         held = {}
+    # Versions imported from this registry before (another registry's model of the same
+    # name is not this one).
     by_mlflow = {mv.tags["mlflow.version"]: mv.version for mv in held.values()
-                 if mv.tags.get("mlflow.model") == name and "mlflow.version" in mv.tags}
+                 if mv.tags.get("mlflow.model") == name and "mlflow.version" in mv.tags
+                 and mv.tags.get("mlflow.source") == report.tracking_uri}
     copied: dict[str, str] = dict(by_mlflow)
     for v in found:
         number = str(v.version)
@@ -376,7 +376,8 @@ def _run_record(client: Any, name: str, run_id: str) -> tuple[Run, dict[str, str
     run = Run(
         id=os.urandom(16).hex(), name=name, status=status,
         params={str(k): v for k, v in (data.params or {}).items()},
-        metrics={str(k): v for k, v in (data.metrics or {}).items()},
+        # As log_metrics records them: a NaN or infinite value is kept, as a marker.
+        metrics={str(k): param_value(v) for k, v in (data.metrics or {}).items()},
         code=code if code != CodeInfo() else None,
         started_at=_time(info.start_time) or utcnow(), ended_at=_time(info.end_time),
         warnings=[f"imported from MLflow run {run_id}: its environment, hardware, seeds "

@@ -115,8 +115,8 @@ class InputSchema:
             if shape[1:] == self.shape and x.dtype.str == self.dtype:
                 return []
             return self._array_problems(shape, str(x.dtype))
-        if module in ("pandas", "polars", "pyarrow") or (
-                hasattr(x, "columns") and hasattr(x, "dtypes")) or (
+        # Frames only: a Series or an Arrow array falls through to shape and dtype.
+        if (hasattr(x, "columns") and hasattr(x, "dtypes")) or (
                 hasattr(x, "schema") and hasattr(x, "column_names")):
             columns, dtypes = _frame_columns(x, module)
             return self._frame_problems(columns, dtypes)

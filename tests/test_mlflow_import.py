@@ -67,6 +67,8 @@ def _log_sklearn(experiment: str, c: float) -> None:
     with mlflow.start_run(experiment_id=experiment):
         mlflow.log_params({"C": c, "solver": "lbfgs"})
         mlflow.log_metrics({"accuracy": 0.5 + c / 10})
+        if c == 2.0:
+            mlflow.log_metric("loss", float("nan"))  # a diverged metric imports too
         mlflow.set_tags({"team": "risk", "mlflow.source.git.commit": COMMIT})
         mlflow.sklearn.log_model(LogisticRegression(C=c).fit(x, y), name="model",
                                  registered_model_name="fraud",
@@ -158,6 +160,8 @@ def test_run_params_metrics_and_git_commit_are_copied(uri: str, store: modelver.
     assert run.metrics == {"accuracy": pytest.approx(0.8)}
     assert run.code is not None and run.code.git_commit == COMMIT
     assert run.status == "succeeded"
+    diverged = store.get_run(store.resolve("fraud", "0.2.0").run_id or "")
+    assert diverged.metrics["loss"] == {"__float__": "nan"}  # kept as a marker
     assert run.ended_at is not None and run.started_at <= run.ended_at
 
 

@@ -237,6 +237,29 @@ def test_load_with_check_input_checks_predict_and_passes_attributes(
     assert not hasattr(model, "predict_proba")
 
 
+def test_a_checked_model_pickles_copies_and_clones_with_its_own_model(
+        store: modelver.Store) -> None:
+    import copy
+    import pickle
+
+    from sklearn.base import clone
+    from sklearn.linear_model import LinearRegression
+
+    x = _frame()
+    _train_on(store, "m", {"train": x}, LinearRegression().fit(x, x["c0"]))
+    model = store.load("m", check_input=True)
+    for other in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model), clone(model)):
+        assert isinstance(other, modelver.CheckedModel) and other.model is not model.model
+        with pytest.raises(modelver.SchemaMismatch):  # checked before the model runs
+            other.predict(_frame(columns=2))
+    copied = copy.deepcopy(model)
+    copied.model.coef_ = copied.model.coef_ * 0  # the copy predicts with its own model
+    assert (copied.predict(x) == copied.model.intercept_).all()
+    assert not (model.predict(x) == model.model.intercept_).all()
+    model.n_jobs = 2  # setting an attribute sets the model's
+    assert model.model.n_jobs == 2
+
+
 def test_load_without_check_input_returns_the_model_itself(store: modelver.Store) -> None:
     _train_on(store, "m", {"train": _frame()})
     assert isinstance(store.load("m"), Doubler)
@@ -311,3 +334,13 @@ def test_signature_and_checked_load_on_s3(s3: Any) -> None:
     model = reader.load("m", check_input=True)
     with pytest.raises(modelver.SchemaMismatch, match="extra columns 'c3'"):
         model.predict(_frame(columns=4))
+
+
+def test_a_series_or_an_arrow_array_checked_against_a_frame_is_a_clear_error() -> None:
+    import pyarrow as pa
+
+    sig = modelver.Signature.infer(_frame())
+    with pytest.raises(modelver.SchemaMismatch, match="expected 3 columns"):
+        sig.check(_frame()["c0"])
+    with pytest.raises(modelver.ModelverError, match="cannot check"):
+        sig.check(pa.array([1.0]))

@@ -301,7 +301,7 @@ class RemoteBackend(RemoteBlobs):
                     with contextlib.suppress(*_transport_errors()):
                         self.fs.rm_file(probe)
                 self._writable = first and not second
-                self._probe_failed = not self._writable
+                self._probe_failed = first and second  # the precondition was ignored
         if not self._writable:
             if self._probe_failed:
                 raise StoreError(
@@ -309,6 +309,10 @@ class RemoteBackend(RemoteBlobs):
                     f"one key succeeded ({_PRECONDITION.get(_scheme(self.uri), 'the precondition')}"
                     " was ignored), so concurrent writers could overwrite each other; use a "
                     "server that honours it (reading works)")
+            if supports_exclusive(self.fs):
+                raise StoreError(f"{self.uri!r} cannot be written: the probe's first "
+                                 "exclusive create was refused; check the credentials' "
+                                 "write permission on it (reading works)")
             raise StoreError(f"{self.uri!r} cannot be written safely: its filesystem offers no "
                              "atomic exclusive create, so concurrent writers could overwrite "
                              "each other (reading works)")
