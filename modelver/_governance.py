@@ -85,6 +85,8 @@ def protect(chain: Chain, name: str, alias: str, approvals: int) -> Protection:
                        by=current_user())
 
     def build(q: Queries) -> Draft:
+        if not q.has_model(name):  # a typo would start a new model's log
+            raise NotFound(f"no model {name!r} in this store: register a version first")
         if approvals == 0 and q.protection(name, alias) is None:
             raise NotFound(f"{name}@{alias} is not protected: nothing to unprotect")
         return Draft("protect", {"protection": record_data(guard)})

@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from ._errors import InvalidName
 from ._records import utcnow
 from ._serde import canonical, unstructure
 
@@ -101,7 +102,12 @@ def seal(name: str, seq: int, prev: str | None, draft: Draft, by: str) -> Entry:
         "body": draft.body,
     }
     text = canonical(data)
-    digest = entry_hash(text)
+    try:
+        digest = entry_hash(text)
+    except UnicodeEncodeError as exc:  # a lone surrogate: no UTF-8 form to store
+        raise InvalidName(f"a value in this {draft.kind} record is not valid Unicode "
+                          f"({text[max(0, exc.start - 30):exc.end + 10]!r}): it holds a "
+                          "lone surrogate; pass text that encodes as UTF-8") from None
     return Entry(name, seq, draft.id, draft.kind, data, text, digest, sign(digest, signing_key()))
 
 

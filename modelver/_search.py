@@ -152,6 +152,10 @@ def tokenize(text: str) -> list[Token]:
     if len(text) > MAX_LENGTH:
         raise QueryError(f"the expression is {len(text):,} characters long; the most is "
                          f"{MAX_LENGTH:,}")
+    bad = next((i for i, c in enumerate(text) if "\ud800" <= c <= "\udfff"), None)
+    if bad is not None:  # no UTF-8 form: the database could not be asked about it
+        raise QueryError("the expression holds a lone surrogate (text that is not valid "
+                         "Unicode)", text, bad, 1)
     tokens: list[Token] = []
     pos = 0
     while pos < len(text):

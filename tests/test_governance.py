@@ -423,3 +423,9 @@ def test_an_identical_rerun_of_an_annotated_version_is_still_a_rerun(
     assert [v.version for v in store.versions("m")] == ["0.1.0"]
     mv = store.resolve("m", "0.1.0")
     assert len(mv.reruns) == 1 and mv.tags == {"team": "fraud", "reviewed": "yes"}
+
+
+def test_protecting_a_model_that_does_not_exist_is_refused(local: modelver.Store) -> None:
+    with pytest.raises(modelver.NotFound, match="no model 'fruad'"):
+        local.protect("fruad", "prod")
+    assert "fruad" not in local.names()

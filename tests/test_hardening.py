@@ -380,3 +380,14 @@ def test_an_unreachable_store_never_read_here_says_so(tmp_path: Path,
         "config_kwargs": {"connect_timeout": 1, "retries": {"max_attempts": 1}}})
     with pytest.raises(modelver.StoreError, match="cannot reach"):
         store.load("fraud", "prod")
+
+
+def test_text_that_is_not_valid_unicode_is_refused_and_nothing_is_recorded(
+        store: modelver.Store) -> None:
+    store.register("m", {"a": 1})
+    with pytest.raises(modelver.InvalidName, match="lone surrogate"):
+        store.register("m", {"a": 2}, tags={"k": "\udc80"})
+    with pytest.raises(modelver.InvalidName, match="lone surrogate"):
+        store.annotate("m", "0.1.0", description="card \ud800")
+    assert [v.version for v in store.versions("m")] == ["0.1.0"]
+    assert store.resolve("m", "0.1.0").annotations == [] and store.verify().ok

@@ -427,3 +427,30 @@ def test_a_limit_keeps_the_order_of_the_full_result(local: modelver.Store, order
     assert len(everything) == 5
     for limit in (1, 2, 4, 6):
         assert refs(local.search(order_by=order, limit=limit)) == everything[:limit]
+
+
+def test_a_long_chain_of_and_or_or_runs_flat(local: modelver.Store) -> None:
+    everything = " and ".join(["metrics.auc >= 0"] * 150)
+    assert len(local.search(where=everything)) == 4
+    one = " or ".join(["metrics.auc == 5"] * 150) + " or version == '1.9.0'"
+    assert [mv.ref for mv in local.search(where=one, limit=3)] == ["fraud@1.9.0"]
+
+
+def test_ordering_by_a_param_is_the_same_with_and_without_a_limit(store: modelver.Store
+                                                                   ) -> None:
+    for i, value in enumerate(["a", None, 1.5, 3, float("nan")]):
+        _train(store, "m", f"0.{i + 1}.0", {"x": value}, {"auc": i / 10}, {})
+    for order in ("params.x", "params.x desc"):
+        every = [mv.version for mv in store.search(order_by=order)]
+        assert [mv.version for mv in store.search(order_by=order, limit=10)] == every
+
+
+def test_a_nan_param_is_one_value_not_a_nested_key(store: modelver.Store) -> None:
+    _train(store, "m", "0.1.0", {"lr": float("nan")}, {"auc": 0.5}, {})
+    assert [mv.version for mv in store.search(where="params.lr == 'nan'")] == ["0.1.0"]
+
+
+def test_a_lone_surrogate_in_an_expression_is_a_query_error(local: modelver.Store) -> None:
+    with pytest.raises(QueryError, match="lone surrogate") as caught:
+        local.search(where="tags.team == '\udc80'")
+    assert caught.value.position == 14

@@ -4,7 +4,8 @@ Search (:mod:`modelver._index.search`) filters and orders on these rows through 
 ``(key, value)`` indexes instead of parsing each run's JSON. A nested params dict is
 flattened with dots (``{"opt": {"lr": 0.1}}`` is the key ``opt.lr``); numbers and
 booleans are kept as numbers (``num``), strings as text (``txt``), and any other value
-(a list, an empty dict) as its canonical JSON text. ``None`` is kept with neither.
+(a list, an empty dict) as its canonical JSON text; a NaN or infinite number as its
+text (``"nan"``, ``"inf"``). ``None`` is kept with neither.
 Metrics are kept when they are numbers (a list of numbers keeps its last one).
 """
 
@@ -20,7 +21,9 @@ __all__ = ["metric_rows", "param_rows"]
 
 
 def _leaves(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, Mapping) and value:
+    # {"__float__": "nan"} is how a NaN or infinite value is recorded: one value, kept
+    # as its text ("nan", "inf", "-inf"), not a nested key.
+    if isinstance(value, Mapping) and value and set(value) != {"__float__"}:
         for key, inner in value.items():
             yield from _leaves(f"{prefix}.{key}" if prefix else str(key), inner)
     else:
@@ -47,6 +50,8 @@ def param_rows(run_id: str, params: Mapping[str, Any]) -> list[tuple[str, str, A
             rows.append((run_id, key, number, None))
         elif isinstance(value, str):
             rows.append((run_id, key, None, value))
+        elif isinstance(value, Mapping) and set(value) == {"__float__"}:
+            rows.append((run_id, key, None, str(value["__float__"])))
         elif value is None:
             rows.append((run_id, key, None, None))
         else:

@@ -122,13 +122,15 @@ class _Compiler:
 
     def node(self, node: Node) -> str:
         if isinstance(node, And):
-            return f"({self.node(node.left)} AND {self.node(node.right)})"
+            # A chain of one operator is one flat list: nested brackets would overflow
+            # SQLite's parser stack at about a hundred terms.
+            return "(" + " AND ".join(self.node(n) for n in _chain(node, And)) + ")"
         if isinstance(node, (Or, Not)):
             top, self.top = self.top, False
             try:
                 if isinstance(node, Not):
                     return f"NOT ({self.node(node.operand)})"
-                return f"({self.node(node.left)} OR {self.node(node.right)})"
+                return "(" + " OR ".join(self.node(n) for n in _chain(node, Or)) + ")"
             finally:
                 self.top = top
         if isinstance(node, Compare):
@@ -260,6 +262,19 @@ class _Compiler:
         return terms, params
 
 
+def _chain(node: Node, op: type[And] | type[Or]) -> list[Node]:
+    """The operands of a chain of ``op`` (``a and b and c``), left to right."""
+    out: list[Node] = []
+    stack: list[Node] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, op):
+            stack += [item.right, item.left]
+        else:
+            out.append(item)
+    return out
+
+
 def _keyed(kind: str, key: str) -> str:
     return f"data.{key}.digest" if kind == "data" else f"{kind}.{key}"
 
@@ -296,7 +311,7 @@ def search(queries: Queries, *, name: str | None, where: Node | None, where_text
     compiler.check_key(first.field)
     kind, key = first.field.kind, first.field.key
     if kind == "params" and not first.descending:  # numbers, then text, then neither
-        driven = ["o.num IS NULL", "o.num", "o.txt"]
+        driven = ["o.num IS NULL", "o.num", "o.txt IS NULL", "o.txt"]
     else:
         driven = [f"{c}{' DESC' if first.descending else ''}" for c in _DRIVER_ORDER[kind]]
     sql = _select(conditions, [*driven, *terms, _TIES], limit, join=_DRIVER[kind])
