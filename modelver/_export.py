@@ -95,10 +95,18 @@ def _check_rel(rel: str, what: str) -> None:
 def _write(source: Source, manifest: dict[str, Any], folder: Path, what: str) -> Path:
     files: dict[str, Any] = manifest.get("files") or {}
     dirs: list[str] = manifest.get("dirs") or []
+    root = folder.resolve()
     for rel in [*files, *dirs]:
         _check_rel(rel, what)
+        # A symbolic link already in the folder (with force=True) must not lead outside it.
+        if not (root / rel).resolve().is_relative_to(root):
+            raise ModelverError(f"{str(folder / rel)!r} leads outside {str(folder)!r} "
+                                "(a symbolic link in the way): remove it, or name a new folder")
     for rel in dirs:
-        (folder / rel).mkdir(parents=True, exist_ok=True)
+        try:
+            (folder / rel).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {str(folder / rel)!r}: {exc}") from None
     for rel in sorted(files):
         _copy_verified(source, str(files[rel][0]), folder / rel, what)
     if manifest.get("format") == "file":

@@ -92,6 +92,19 @@ def test_a_non_empty_destination_is_refused_unless_forced(store: modelver.Store,
         store.export("m", "latest", tmp_path / "afile", force=True)
 
 
+def test_a_symbolic_link_in_a_forced_destination_never_leads_outside_it(
+        store: modelver.Store, tmp_path: Path) -> None:
+    store.register("m", _folder(tmp_path))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "sub").symlink_to(outside)
+    with pytest.raises(modelver.ModelverError, match="leads outside"):
+        store.export("m", "latest", dest, force=True)
+    assert list(outside.iterdir()) == []
+
+
 def test_a_corrupted_blob_is_never_written(store: modelver.Store, tmp_path: Path) -> None:
     src = tmp_path / "model.bin"
     src.write_bytes(b"good bytes" * 1000)
