@@ -25,10 +25,12 @@ class CheckedModel:
     ``decision_function``, ``transform`` and ``__call__`` check their first argument
     against the version's :class:`Signature` first (:class:`~modelver.SchemaMismatch`).
 
-    Every other attribute is the model's own (setting one sets the model's). It is not
-    an instance of the model's class: ``.model`` is the model itself, ``.signature`` the
-    signature checked. It pickles, copies and (for scikit-learn) clones as a
-    ``CheckedModel`` of the pickled, copied or cloned model.
+    Every other attribute is the model's own (setting one sets the model's; a method
+    that returns the model itself, such as ``eval()`` or ``to("cpu")``, returns this
+    wrapper, so the checks stay on). It is not an instance of the model's class:
+    ``.model`` is the model itself, ``.signature`` the signature checked. It pickles,
+    copies and (for scikit-learn) clones as a ``CheckedModel`` of the pickled, copied
+    or cloned model.
     """
 
     __slots__ = ("_schema", "key", "model", "signature")
@@ -43,10 +45,13 @@ class CheckedModel:
         if name.startswith("__"):
             raise AttributeError(name)
         # Looked up on the model each time, so a copy checks its own model's methods.
-        found = getattr(object.__getattribute__(self, "model"), name)
-        if name in _CHECKED and callable(found):
+        model = object.__getattribute__(self, "model")
+        found = getattr(model, name)
+        if not callable(found) or isinstance(found, type):
+            return found
+        if name in _CHECKED:
             return _checking(found, object.__getattribute__(self, "_schema"))
-        return found
+        return _keeping(self, model, found)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in CheckedModel.__slots__:
@@ -74,6 +79,20 @@ class CheckedModel:
 
     def __repr__(self) -> str:
         return f"<modelver.CheckedModel of {self.model!r}>"
+
+
+def _keeping(wrapper: CheckedModel, model: Any, method: Callable[..., Any]
+             ) -> Callable[..., Any]:
+    """``method`` of the model, returning the wrapper where it returns the model itself
+    (``module.eval()``, ``.to("cpu")``, ``estimator.fit(X, y)``): the checks stay on."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = method(*args, **kwargs)
+        return wrapper if result is model else result
+
+    call.__name__ = getattr(method, "__name__", "call")
+    call.__doc__ = getattr(method, "__doc__", None)
+    return call
 
 
 def _checking(method: Callable[..., Any], schema: InputSchema) -> Callable[..., Any]:

@@ -258,6 +258,7 @@ def test_a_checked_model_pickles_copies_and_clones_with_its_own_model(
     assert not (model.predict(x) == model.model.intercept_).all()
     model.n_jobs = 2  # setting an attribute sets the model's
     assert model.model.n_jobs == 2
+    assert model.fit(x, x["c0"]) is model  # a method returning the model keeps the checks
 
 
 def test_load_without_check_input_returns_the_model_itself(store: modelver.Store) -> None:
