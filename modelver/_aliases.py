@@ -18,7 +18,7 @@ from ._index import Queries
 from ._log import Draft
 from ._names import check_alias, check_name
 from ._records import AliasEvent, Hold, ModelVersion, utcnow
-from ._serde import record_data, unstructure
+from ._serde import record_data
 from ._user import current_user
 from ._versions import is_version, normalize
 
@@ -135,7 +135,7 @@ def alias_history(q: Queries, name: str, alias: str, uri: str,
         raise missing_alias(q, name, alias, uri)
     if at is None:
         return events
-    until = q.alias_events(name, alias, until=unstructure(at))
+    until = [e for e in events if e.at <= at]
     if not until:
         raise NotFound(f"alias {name}@{alias} did not exist yet at {at.isoformat()}: it was "
                        f"first set at {events[0].at.isoformat()}")

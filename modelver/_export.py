@@ -15,15 +15,12 @@ of the same names and leaves the others alone.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._errors import IntegrityError, ModelverError, NotFound, StoreError
-from ._materialize import Source, blob_file
+from ._errors import ModelverError, NotFound, StoreError
+from ._materialize import Source, check_rel, copy_verified
 
 if TYPE_CHECKING:
     from ._records import ModelVersion
@@ -58,7 +55,7 @@ def export_artifact(mv: ModelVersion, source: Source, dest: str | os.PathLike[st
             sub = read_manifest(source, members[artifact][0], f"{mv.ref} artifact {artifact!r}")
             return _write(source, sub, target, f"{mv.ref} artifact {artifact!r}")
         for key in members:
-            _check_rel(key, mv.ref)
+            check_rel(key, mv.ref)
         for key, (digest, *_rest) in members.items():
             what = f"{mv.ref} artifact {key!r}"
             _write(source, read_manifest(source, digest, what), target / key, what)
@@ -86,18 +83,12 @@ def _prepare(dest: str | os.PathLike[str], force: bool) -> Path:
     return target
 
 
-def _check_rel(rel: str, what: str) -> None:
-    parts = rel.split("/")
-    if not rel or rel.startswith("/") or ".." in parts or "" in parts or "\\" in rel:
-        raise IntegrityError(f"the manifest of {what} names an unsafe path {rel!r}")
-
-
 def _write(source: Source, manifest: dict[str, Any], folder: Path, what: str) -> Path:
     files: dict[str, Any] = manifest.get("files") or {}
     dirs: list[str] = manifest.get("dirs") or []
     root = folder.resolve()
     for rel in [*files, *dirs]:
-        _check_rel(rel, what)
+        check_rel(rel, what)
         # A symbolic link already in the folder (with force=True) must not lead outside it.
         if not (root / rel).resolve().is_relative_to(root):
             raise ModelverError(f"{str(folder / rel)!r} leads outside {str(folder)!r} "
@@ -108,7 +99,7 @@ def _write(source: Source, manifest: dict[str, Any], folder: Path, what: str) ->
         except OSError as exc:
             raise StoreError(f"cannot create {str(folder / rel)!r}: {exc}") from None
     for rel in sorted(files):
-        _copy_verified(source, str(files[rel][0]), folder / rel, what)
+        copy_verified(source, str(files[rel][0]), str(folder / rel), what)
     if manifest.get("format") == "file":
         name = (manifest.get("meta") or {}).get("name")
         if isinstance(name, str) and name in files:
@@ -116,36 +107,3 @@ def _write(source: Source, manifest: dict[str, Any], folder: Path, what: str) ->
     return folder
 
 
-def _copy_verified(source: Source, digest: str, dest: Path, what: str) -> None:
-    """Copy a blob to ``dest`` through a temporary file, hashing it on the way; the file
-    appears under its name only when its bytes match ``digest``."""
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot create {str(dest.parent)!r}: {exc}") from None
-    for attempt in (0, 1):
-        blob = blob_file(source, digest, what)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-        try:
-            h = hashlib.sha256()
-            with os.fdopen(fd, "wb") as out, open(blob, "rb") as src:
-                while chunk := src.read(_CHUNK):
-                    h.update(chunk)
-                    out.write(chunk)
-            if "sha256:" + h.hexdigest() == digest:
-                if dest.is_dir() and not dest.is_symlink():
-                    shutil.rmtree(dest)
-                os.replace(tmp, dest)
-                return
-        except FileNotFoundError:
-            raise NotFound(f"a file of {what} ({digest}) is missing from {source.uri!r}; run "
-                           "`modelver verify`") from None
-        except OSError as exc:
-            raise StoreError(f"cannot write {str(dest)!r}: {exc}") from None
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        if attempt or not source.discard_cached(digest):
-            break
-    raise IntegrityError(f"a file of {what} is corrupted: blob {digest} does not hash to its "
-                         "name. Run `modelver verify`")

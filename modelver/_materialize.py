@@ -101,9 +101,7 @@ def materialize(source: Source, digest: str, manifest: dict[str, Any], what: str
     files: dict[str, Any] = manifest.get("files") or {}
     dirs: list[str] = manifest.get("dirs") or []
     for rel in [*files, *dirs]:
-        parts = rel.split("/")
-        if rel.startswith("/") or ".." in parts or "" in parts or "\\" in rel:
-            raise IntegrityError(f"the manifest of {what} names an unsafe path {rel!r}")
+        check_rel(rel, what)
     target = materialize_dir(source.blob_path(digest), digest)
     if os.path.isdir(target):
         if _intact(target, files, dirs):
@@ -174,6 +172,50 @@ def _discard(target: str) -> None:
                              "removed; delete it and load again")
 
 
+
+def check_rel(rel: str, what: str) -> str:
+    """``rel``, a path inside an artifact or snapshot; ``IntegrityError`` for one that
+    could lead out of the folder it is written to (absolute, ``..``, empty parts)."""
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or ".." in parts or "" in parts or "\\" in rel:
+        raise IntegrityError(f"the manifest of {what} names an unsafe path {rel!r}")
+    return rel
+
+
+def copy_verified(source: Source, digest: str, dest: str, what: str) -> None:
+    """Copy a blob to ``dest`` (a writable file of the caller's) through a temporary file
+    beside it, hashing on the way: ``dest`` appears only when its bytes match ``digest``
+    (a cached copy that does not is fetched again, once)."""
+    parent = os.path.dirname(dest) or "."
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create {parent!r}: {exc}") from None
+    for attempt in (0, 1):
+        blob = blob_file(source, digest, what)
+        tmp = os.path.join(parent, f".{os.path.basename(dest)}.modelver-{os.getpid()}-"
+                                   f"{os.urandom(4).hex()}")
+        try:
+            with open(blob, "rb") as src, open(tmp, "xb") as out:
+                got, _ = hash_stream(src, out)
+            if got == digest:
+                os.chmod(tmp, stat.S_IMODE(os.stat(tmp).st_mode) | stat.S_IWUSR)
+                if os.path.isdir(dest) and not os.path.islink(dest):
+                    shutil.rmtree(dest)  # export --force: a folder of the same name
+                os.replace(tmp, dest)
+                return
+        except FileNotFoundError:
+            raise NotFound(f"a file of {what} ({digest}) is missing from {source.uri!r}; run "
+                           "`modelver verify`") from None
+        except OSError as exc:
+            raise StoreError(f"cannot write {dest!r}: {exc}") from None
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        if attempt or not source.discard_cached(digest):
+            break
+    raise IntegrityError(f"a file of {what} is corrupted: blob {digest} does not hash to its "
+                         "name. Run `modelver verify`")
 
 
 def blob_file(source: Source, digest: str, what: str) -> str:

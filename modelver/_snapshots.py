@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._artifacts import MANIFEST_KIND, Sink, put_manifest, read_manifest
-from ._blobs import hash_stream
 from ._errors import IntegrityError, ModelverError, NotFound
-from ._materialize import Source, blob_file, parallel
+from ._materialize import Source, check_rel, copy_verified, parallel
 
 if TYPE_CHECKING:
     from ._fingerprint._files import StatCache
@@ -140,30 +138,6 @@ def _frame(value: Any, library: str, backend: SnapshotBackend) -> Snapshot:
 
 # -- out ------------------------------------------------------------------------------------
 
-def _safe_rel(rel: str, what: str) -> str:
-    parts = rel.split("/")
-    if not rel or rel.startswith("/") or ".." in parts or "" in parts or "\\" in rel:
-        raise IntegrityError(f"the snapshot manifest of {what} names an unsafe path {rel!r}")
-    return rel
-
-
-def _copy_verified(source: Source, digest: str, dest: str, what: str) -> None:
-    blob = blob_file(source, digest, what)
-    os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-    tmp = f"{dest}.modelver-{os.getpid()}"
-    try:
-        with open(blob, "rb") as src, open(tmp, "wb") as out:
-            got, _ = hash_stream(src, out)
-        if got != digest:
-            raise IntegrityError(f"a file of {what} is corrupted: blob {digest} does not hash "
-                                 "to its name. Run `modelver verify`")
-        os.chmod(tmp, stat.S_IMODE(os.stat(tmp).st_mode) | stat.S_IWUSR)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def checkout(source: Source, digest: str, dest: str | os.PathLike[str], what: str) -> Path:
     """Write a snapshot back under ``dest``, every file verified; returns the path of
     the data (the file, the folder, or the ``.npy``/``.parquet`` file).
@@ -188,18 +162,18 @@ def checkout(source: Source, digest: str, dest: str | os.PathLike[str], what: st
                             "path (nothing is overwritten)")
     if fmt in ("file", "npy", "parquet"):
         ((_, (blob, _)),) = files.items()
-        _copy_verified(source, blob, str(target), what)
+        copy_verified(source, blob, str(target), what)
         return target
     if fmt != "folder":
         raise ModelverError(f"{what} is a snapshot of format {fmt!r}, which this modelver "
                             "cannot write back (upgrade modelver?)")
     target.mkdir(parents=True, exist_ok=True)
     names = sorted(files)
-    parallel(lambda rel: _copy_verified(source, files[rel][0],
-                                        str(target / _safe_rel(rel, what)), what), names)
+    parallel(lambda rel: copy_verified(source, files[rel][0],
+                                        str(target / check_rel(rel, what)), what), names)
     links: dict[str, str] = (manifest.get("meta") or {}).get("links") or {}
     for rel, link in sorted(links.items()):
-        path = target / _safe_rel(rel, what)
+        path = target / check_rel(rel, what)
         path.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(link, path)
     return target

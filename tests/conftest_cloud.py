@@ -314,14 +314,10 @@ class PreconditionDroppingProxy:
 
 @pytest.fixture(scope="session")
 def _cloud_env() -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in _LOOPBACK_ENV}
-    os.environ.update(_LOOPBACK_ENV)
-    yield
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with pytest.MonkeyPatch.context() as mp:  # restored at the end of the session
+        for key, value in _LOOPBACK_ENV.items():
+            mp.setenv(key, value)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -97,15 +97,11 @@ class MotoS3:
 
 @pytest.fixture(scope="session")
 def _fake_aws_env() -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in (*_FAKE_AWS_ENV, "AWS_PROFILE")}
-    os.environ.pop("AWS_PROFILE", None)
-    os.environ.update(_FAKE_AWS_ENV)
-    yield
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with pytest.MonkeyPatch.context() as mp:  # restored at the end of the session
+        mp.delenv("AWS_PROFILE", raising=False)
+        for key, value in _FAKE_AWS_ENV.items():
+            mp.setenv(key, value)
+        yield
 
 
 @pytest.fixture(scope="session")

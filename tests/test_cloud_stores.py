@@ -11,7 +11,6 @@ The backend contract suite and many concurrent writers on both services are in
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import fsspec
 import pytest
 from conftest_cloud import Azurite, CloudPlace, FakeGCS, PreconditionDroppingProxy
+from test_remote import race_exclusive_create
 
 import modelver
 from modelver import ModelverError, StoreError
@@ -49,20 +49,7 @@ def test_exclusive_create_lets_exactly_one_of_many_threads_win_on_the_emulator(
     fs, root = _filesystem(request.getfixturevalue(service))
     for key in range(5):
         path = f"{root}/race/k{key}.json"
-        barrier = threading.Barrier(12)
-        wins: list[int] = []
-
-        def race(i: int, path: str = path, barrier: threading.Barrier = barrier,
-                 wins: list[int] = wins) -> None:
-            barrier.wait()
-            if _exclusive.create_exclusive(fs, path, f"writer {i}".encode()):
-                wins.append(i)
-
-        threads = [threading.Thread(target=race, args=(i,)) for i in range(12)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        wins = race_exclusive_create(fs, path, 12)
         assert len(wins) == 1
         assert fs.cat_file(path) == f"writer {wins[0]}".encode()
 

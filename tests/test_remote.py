@@ -291,22 +291,28 @@ def test_exclusive_create_lets_exactly_one_of_many_threads_win(
     base = str(tmp_path) if protocol == "file" else f"/race-{uuid.uuid4().hex}"
     for key in range(10):
         path = f"{base}/k{key}.json"
-        barrier = threading.Barrier(16)
-        wins: list[int] = []
-
-        def race(i: int, path: str = path, barrier: threading.Barrier = barrier,
-                 wins: list[int] = wins) -> None:
-            barrier.wait()
-            if _exclusive.create_exclusive(fs, path, f"writer {i}".encode()):
-                wins.append(i)
-
-        threads = [threading.Thread(target=race, args=(i,)) for i in range(16)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        wins = race_exclusive_create(fs, path, 16)
         assert len(wins) == 1
         assert fs.cat_file(path) == f"writer {wins[0]}".encode()  # never overwritten
+
+
+def race_exclusive_create(fs: Any, path: str, writers: int) -> list[int]:
+    """Start ``writers`` threads that create ``path`` exclusively at once (each writing
+    ``writer N``); the numbers of those whose create succeeded."""
+    barrier = threading.Barrier(writers)
+    wins: list[int] = []
+
+    def race(i: int) -> None:
+        barrier.wait()
+        if _exclusive.create_exclusive(fs, path, f"writer {i}".encode()):
+            wins.append(i)
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return wins
 
 
 def test_a_retried_write_whose_response_was_lost_registers_once(

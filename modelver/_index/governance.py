@@ -119,14 +119,6 @@ class GovernanceQueries:
 
     index: _Reads
 
-    def annotations(self, name: str, version: str | None = None) -> list[Annotation]:
-        """The annotations of a model (or of one of its versions), oldest first."""
-        rows = self.index.query(
-            "SELECT json_extract(e.text, '$.body.annotation') FROM annotations a JOIN entries e "
-            "ON e.name = a.name AND e.seq = a.seq WHERE a.name = ? "
-            "AND (? IS NULL OR a.version = ?) ORDER BY a.seq", (name, version, version))
-        return [structure(json.loads(r[0]), Annotation) for r in rows]
-
     def registered_tags(self, name: str, version: str) -> dict[str, str]:
         """A version's tags as it was registered, before any annotation changed them."""
         row = self.index.one("SELECT tags FROM versions WHERE name = ? AND version = ?",

@@ -329,14 +329,12 @@ class Queries(GovernanceQueries, BlobQueries):
         return [r[0] for r in self.index.query(
             "SELECT DISTINCT alias FROM alias_events WHERE name = ? ORDER BY alias", (name,))]
 
-    def alias_events(self, name: str, alias: str, *, until: str | None = None
-                     ) -> list[AliasEvent]:
-        """Every move of an alias, oldest first; with ``until`` (an ISO-8601 UTC text),
-        those made at or before it."""
+    def alias_events(self, name: str, alias: str) -> list[AliasEvent]:
+        """Every move of an alias, oldest first."""
         rows = self.index.query(
             "SELECT json_extract(e.text, '$.body.event') FROM alias_events a JOIN entries e "
             "ON e.name = a.name AND e.seq = a.seq WHERE a.name = ? AND a.alias = ? "
-            "AND (? IS NULL OR a.at <= ?) ORDER BY a.seq", (name, alias, until, until))
+            "ORDER BY a.seq", (name, alias))
         return [structure(json.loads(r[0]), AliasEvent) for r in rows]
 
     def alias_steps(self, name: str, alias: str) -> list[tuple[str, str]]:
