@@ -205,10 +205,9 @@ def plan_retention(chain: Chain, policy: RetentionPolicy, name: str | None = Non
     kept: list[tuple[str, str]] = []
     kept_digests: set[str] = set()
     keep_last = policy.keep_last if policy.keep_last is not None else -1
-    # ISO-8601 UTC texts, as the converter writes them, compare like the times they name.
-    cutoff, within = "\uffff", ""
+    cutoff, within = None, ""
     if policy.keep_within is not None:
-        cutoff = unstructure(now - policy.keep_within)
+        cutoff = now - policy.keep_within
         within = f"keep_within={show_duration(policy.keep_within)}"
     rule = _rule(policy)
     rank, current = 0, None
@@ -218,7 +217,7 @@ def plan_retention(chain: Chain, policy: RetentionPolicy, name: str | None = Non
         else:
             rank, current = 1, n
         why = special.get((n, v))
-        last, recent = rank <= keep_last, created >= cutoff
+        last, recent = rank <= keep_last, cutoff is not None and created >= cutoff
         if why is None and not last and not recent:
             deletions.append(PlannedDeletion(n, v, digest, int(size or 0), rule.format(rank)))
             continue

@@ -61,11 +61,16 @@ def _walk_chain(name: str, entries: list[Entry], key: bytes | None,
     expected = 1
     ids: set[str] = set()
     last: tuple[int, str] | None = None
-    for e in entries:
+    for i, e in enumerate(entries):
         where = f"{name}#{e.seq}"
-        if e.stored_hash is not None and e.stored_hash != e.hash:
+        # The hash the chain recorded for it: the next entry's 'prev', or (for the last
+        # entry) the head's hash.
+        after = entries[i + 1] if i + 1 < len(entries) else None
+        recorded = (after.prev if after is not None and after.seq == e.seq + 1
+                    and after.problem is None else e.stored_hash)
+        if recorded is not None and recorded != e.hash:
             problems.append(Problem("edited", where, "the entry's text no longer matches the "
-                                    "hash it was written with"))
+                                    "hash the chain recorded for it"))
         if e.problem is None and e.data.get("name") != name:
             problems.append(Problem("moved", where, "the entry belongs to another model's chain"))
         if e.seq > expected:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import modelver
 from modelver._serde import record_data, structure
@@ -128,3 +131,26 @@ def test_a_store_is_opened_read_only_until_its_first_write(tmp_path: Path) -> No
     reader.register("fraud", b"three")
     assert not index.reading
     assert [v.version for v in writer.versions("fraud")] == ["0.1.0", "0.1.1", "0.1.2"]
+
+
+def _bytes_in_use(db: Path) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        return int((pages - free) * conn.execute("PRAGMA page_size").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_a_tiny_version_takes_under_500_bytes_of_sqlite(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELVER_USER", "ci")  # the author's name is stored too
+    store = modelver.open(str(tmp_path / "s"))
+    store.register("tiny", b"first")
+    before = _bytes_in_use(tmp_path / "s" / "registry.db")
+    for i in range(1000):
+        store.register("tiny", b"v%d" % i)
+    per_version = (_bytes_in_use(tmp_path / "s" / "registry.db") - before) / 1000
+    assert per_version <= 500, per_version
+    assert len(store.versions("tiny")) == 1001 and store.verify(blobs=False).ok

@@ -83,7 +83,7 @@ def test_a_run_without_series_keeps_its_entry_as_before(store: modelver.Store) -
     with modelver.training("plain", store=store) as run:
         run.log_metrics(auc=0.9)
     entry = store.chain.queries.index.one(
-        "SELECT text FROM entries WHERE name = 'plain'")
+        "SELECT entry_json(data) FROM entries WHERE name = 'plain'")
     assert entry is not None and "metric_series" not in entry[0]
     assert store.get_run(run.id).metric_series == {}
 
@@ -148,7 +148,7 @@ def test_a_million_points_make_a_bounded_entry(store: modelver.Store) -> None:
     assert len(recorded.metric_history("loss")) <= _series.MAX_POINTS
     assert recorded.metric_history("loss")[-1] == (999_999, 1e-6)
     size = store.chain.queries.index.one(
-        "SELECT length(text) FROM entries WHERE name = 'long'")
+        "SELECT length(entry_json(data)) FROM entries WHERE name = 'long'")
     assert size is not None and size[0] < 1_000_000
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tampering import tamper
 
 import modelver
 from modelver.cli import main
@@ -282,21 +282,6 @@ def test_a_reopened_store_replays_the_same_governance(
         again.close()
 
 
-def _tamper(store: modelver.Store, *sql: str) -> None:
-    """Edit the local database past its immutability triggers, then restore them."""
-    conn = sqlite3.connect(store.backend.db_path)  # type: ignore[attr-defined]
-    triggers = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
-                            ).fetchall()
-    for name, _ in triggers:
-        conn.execute(f"DROP TRIGGER {name}")
-    for statement in sql:
-        conn.execute(statement)
-    for _, create in triggers:
-        conn.execute(create)
-    conn.commit()
-    conn.close()
-
-
 @pytest.fixture
 def signed(local: modelver.Store, monkeypatch: pytest.MonkeyPatch) -> modelver.Store:
     """A local store whose every entry is signed."""
@@ -315,8 +300,8 @@ def test_an_edited_approval_entry_is_reported_by_verify(
     _user(monkeypatch, "bob")
     signed.approve("fraud", "0.2.0", "prod")
     assert signed.verify().ok
-    _tamper(signed, "UPDATE entries SET text = replace(text, '\"by\":\"bob\"', '\"by\":\"eve\"')"
-                    " WHERE kind = 'approval'",
+    tamper(signed, "UPDATE entries SET data = pack_entry(replace(entry_json(data), "
+                   "'\"by\":\"bob\"', '\"by\":\"eve\"')) WHERE kind = 'approval'",
             "UPDATE approvals SET approver = 'eve'")
     kinds = {p.kind for p in signed.verify().problems}
     assert "bad-signature" in kinds  # the text no longer matches its HMAC
@@ -327,7 +312,7 @@ def test_a_dropped_approval_signature_is_reported_and_does_not_count(
         signed: modelver.Store, monkeypatch: pytest.MonkeyPatch) -> None:
     _user(monkeypatch, "bob")
     signed.approve("fraud", "0.2.0", "prod")
-    _tamper(signed, "UPDATE entries SET sig = NULL WHERE kind = 'approval'")
+    tamper(signed, "UPDATE entries SET sig = NULL WHERE kind = 'approval'")
     report = signed.verify()
     assert [(p.kind, p.where) for p in report.problems] == [("bad-signature", "fraud#5")]
     _user(monkeypatch, "alice")
@@ -350,7 +335,7 @@ def test_an_approval_written_without_the_key_does_not_count(
 def test_a_forged_approval_row_without_an_entry_is_reported(
         local: modelver.Store, monkeypatch: pytest.MonkeyPatch) -> None:
     local.protect("fraud", "prod")
-    _tamper(local, "INSERT INTO approvals (name, seq, version, alias, approver) "
+    tamper(local, "INSERT INTO approvals (name, seq, version, alias, approver) "
                    "VALUES ('fraud', 99, '0.2.0', 'prod', 'eve')")
     assert ("inserted", "approvals fraud/99") in {
         (p.kind, p.where) for p in local.verify().problems}

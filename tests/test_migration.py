@@ -16,6 +16,7 @@ import pytest
 
 import modelver
 from modelver._index.schema import SCHEMA_USER_VERSION
+from modelver._log import combined_head
 
 FIXTURE = Path(__file__).parent / "data" / "store-v1"
 
@@ -64,6 +65,22 @@ def test_an_upgraded_store_verifies_and_accepts_new_versions(old_store: modelver
     mv = old_store.register("fraud", b"next", bump="minor")
     assert mv.version == "1.1.0"
     assert old_store.verify().ok
+
+
+def test_the_upgrade_packs_every_entry_and_keeps_its_bytes(old_store: modelver.Store) -> None:
+    conn = sqlite3.connect(FIXTURE / "registry.db")
+    try:
+        last = conn.execute("SELECT name, seq, hash FROM entries e WHERE seq = "
+                            "(SELECT max(seq) FROM entries WHERE name = e.name)").fetchall()
+    finally:
+        conn.close()
+    assert old_store.head() == combined_head({n: (s, h) for n, s, h in last})
+    conn = sqlite3.connect(old_store.backend.db_path)  # type: ignore[attr-defined]
+    try:
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(entries)")}
+    finally:
+        conn.close()
+    assert "text" not in columns and "data" in columns
 
 
 def test_the_upgrade_keeps_every_log_entry(old_store: modelver.Store) -> None:

@@ -7,6 +7,7 @@ import sqlite3
 import stat
 
 import pytest
+from tampering import tamper
 
 import modelver
 
@@ -19,23 +20,6 @@ def filled(store: modelver.Store) -> modelver.Store:
     store.promote("fraud", "0.2.0", "prod")
     store.promote("fraud", "0.3.0", "prod")
     return store
-
-
-def _tamper(store: modelver.Store, *sql: str, keep_triggers_dropped: bool = False) -> None:
-    """Edit the database the way a careful attacker would: drop the immutability
-    triggers, change rows, then put the triggers back."""
-    conn = sqlite3.connect(store.backend.db_path)  # type: ignore[attr-defined]
-    triggers = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
-                            ).fetchall()
-    for name, _ in triggers:
-        conn.execute(f"DROP TRIGGER {name}")
-    for statement in sql:
-        conn.execute(statement)
-    if not keep_triggers_dropped:
-        for _, create in triggers:
-            conn.execute(create)
-    conn.commit()
-    conn.close()
 
 
 def _kinds(store: modelver.Store) -> set[str]:
@@ -51,50 +35,51 @@ def test_an_untouched_store_verifies(filled: modelver.Store) -> None:
 
 
 def test_editing_a_version_row_is_reported(filled: modelver.Store) -> None:
-    _tamper(filled, "UPDATE versions SET created_by = 'mallory' WHERE version = '0.2.0'")
+    tamper(filled, "UPDATE versions SET created_by = 'mallory' WHERE version = '0.2.0'")
     assert filled.resolve("fraud", "0.2.0").created_by == "mallory"  # what the forgery shows
     assert "edited" in _kinds(filled)
 
 
 def test_a_forged_sort_column_is_reported(filled: modelver.Store) -> None:
-    _tamper(filled, "UPDATE versions SET sort_key = '9' WHERE version = '0.1.0'")
+    tamper(filled, "UPDATE versions SET sort_key = '9' WHERE version = '0.1.0'")
     assert filled.resolve("fraud", "latest").version == "0.1.0"  # what the forgery achieves
     assert "edited" in _kinds(filled)
 
 
 def test_a_forged_lineage_edge_is_reported(filled: modelver.Store) -> None:
-    _tamper(filled, "INSERT INTO edges VALUES ('other@1.0.0', 'fraud@0.3.0')")
+    tamper(filled, "INSERT INTO edges VALUES ('other@1.0.0', 'fraud@0.3.0')")
     assert "inserted" in _kinds(filled)
 
 
 def test_dropped_immutability_triggers_are_reported(filled: modelver.Store) -> None:
-    _tamper(filled, keep_triggers_dropped=True)
+    tamper(filled, keep_triggers_dropped=True)
     assert _kinds(filled) == {"trigger-dropped"}
 
 
 def test_editing_an_alias_event_row_is_reported(filled: modelver.Store) -> None:
-    _tamper(filled, "UPDATE alias_events SET to_version = '0.3.0' WHERE seq = 5")
+    tamper(filled, "UPDATE alias_events SET to_version = '0.3.0' WHERE seq = 5")
     assert "edited" in _kinds(filled)
 
 
 def test_editing_a_log_entry_is_reported(filled: modelver.Store) -> None:
-    _tamper(filled, "UPDATE entries SET text = replace(text, '\"by\":\"tester\"', "
-                    "'\"by\":\"mallory\"') WHERE seq = 4")
+    tamper(filled, "UPDATE entries SET data = pack_entry(replace(entry_json(data), "
+                   "'\"by\":\"tester\"', '\"by\":\"mallory\"')) WHERE seq = 4")
     assert {"edited", "edited-or-reordered"} <= _kinds(filled)
 
 
 def test_deleting_an_event_is_reported(filled: modelver.Store) -> None:
-    _tamper(filled, "DELETE FROM entries WHERE seq = 5", "DELETE FROM alias_events WHERE seq = 5")
+    tamper(filled, "DELETE FROM entries WHERE seq = 5", "DELETE FROM alias_events WHERE seq = 5")
     assert "deleted" in _kinds(filled)
 
 
 def test_swapping_two_events_is_reported(filled: modelver.Store) -> None:
     conn = sqlite3.connect(filled.backend.db_path)  # type: ignore[attr-defined]
-    rows = dict(conn.execute("SELECT seq, text FROM entries WHERE seq IN (4, 5)").fetchall())
+    rows = dict(conn.execute("SELECT seq, hex(data) FROM entries WHERE seq IN (4, 5)"
+                             ).fetchall())
     conn.close()
-    _tamper(filled,
-            f"UPDATE entries SET text = '{rows[5]}' WHERE seq = 4",
-            f"UPDATE entries SET text = '{rows[4]}' WHERE seq = 5")
+    tamper(filled,
+           f"UPDATE entries SET data = x'{rows[5]}' WHERE seq = 4",
+           f"UPDATE entries SET data = x'{rows[4]}' WHERE seq = 5")
     kinds = _kinds(filled)
     assert "reordered" in kinds or "edited-or-reordered" in kinds
 
@@ -120,9 +105,9 @@ def test_a_missing_blob_is_reported(filled: modelver.Store) -> None:
 def test_a_truncated_tail_is_caught_by_a_trusted_head(filled: modelver.Store) -> None:
     head = filled.head()
     assert filled.verify(head=head).ok
-    _tamper(filled, "DELETE FROM entries WHERE seq = 6", "DELETE FROM alias_events WHERE seq = 6",
+    tamper(filled, "DELETE FROM entries WHERE seq = 6", "DELETE FROM alias_events WHERE seq = 6",
             "UPDATE aliases SET version = '0.2.0'",
-            "UPDATE heads SET seq = 5, hash = (SELECT hash FROM entries WHERE seq = 5)")
+            "UPDATE heads SET seq = 5, hash = (SELECT entry_hash(data) FROM entries WHERE seq = 5)")
     assert filled.verify().ok  # the chain alone cannot see a cut tail
     assert "head-mismatch" in {p.kind for p in filled.verify(head=head).problems}
 

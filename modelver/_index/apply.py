@@ -14,18 +14,17 @@ from .._errors import IntegrityError, ModelverError
 from .._serde import canonical
 from .._versions import parse_version, sort_key
 from .facts import metric_rows, param_rows
+from .packing import pack_blobs, pack_digest, pack_entry, pack_time
 
 __all__ = ["RECORD_ERRORS", "add_rows", "apply_or_quarantine", "apply_problem", "store_entry",
            "try_rows"]
 
 
-def store_entry(conn: sqlite3.Connection, name: str, seq: int, entry_id: str, kind: str,
-                text: str, digest: str, sig: str | None) -> None:
-    """Store an entry and move its chain's head, without applying it."""
-    conn.execute(
-        "INSERT INTO entries (name, seq, id, kind, text, hash, sig) VALUES (?,?,?,?,?,?,?)",
-        (name, seq, entry_id, kind, text, digest, sig),
-    )
+def store_entry(conn: sqlite3.Connection, name: str, seq: int, kind: str, text: str,
+                digest: str, sig: str | None) -> None:
+    """Store an entry (packed) and move its chain's head, without applying it."""
+    conn.execute("INSERT INTO entries (name, seq, kind, data, sig) VALUES (?,?,?,?,?)",
+                 (name, seq, kind, pack_entry(text), sig))
     conn.execute(
         "INSERT INTO heads (name, seq, hash) VALUES (?, ?, ?) ON CONFLICT(name) "
         "DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
@@ -214,10 +213,11 @@ def _version(conn: sqlite3.Connection, name: str, seq: int, version: dict[str, A
         "parents, tags, created_at, created_by, seq, schema, blobs, artifact) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (name, number, sort_key(parsed), int(parsed.pre is not None),
-         version["digest"], version["format"], version["size"], version.get("run_id"),
-         canonical(version.get("parents") or []), canonical(version.get("tags") or {}),
-         version["created_at"], version.get("created_by", ""), seq,
-         version.get("schema_version", 1), " ".join(version.get("blobs") or ()) or None,
+         pack_digest(version["digest"]), version["format"], version["size"],
+         version.get("run_id"), canonical(version.get("parents") or []),
+         canonical(version.get("tags") or {}), pack_time(version["created_at"]),
+         version.get("created_by", ""), seq, version.get("schema_version", 1),
+         pack_blobs(version.get("blobs") or []),
          _artifact_column(version)),
     )
     child = f"{name}@{number}"

@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from .packing import digest_key, pack_digest, unpack_blobs, unpack_digest, unpack_entry
+
 if TYPE_CHECKING:
     from .db import Index
 
@@ -36,13 +38,16 @@ class BlobQueries:
 
     def live_with_digests(self, digests: Iterable[str]) -> set[tuple[str, str, str]]:
         """(name, version, digest) of live versions whose artifact is one of ``digests``."""
-        return {(n, v, d) for n, v, d in self.index.query(
-            "SELECT v.name, v.version, v.digest FROM versions v WHERE v.digest IN "
-            f"(SELECT value FROM json_each(?)) AND {_LIVE}", (json.dumps(sorted(digests)),))}
+        out: set[tuple[str, str, str]] = set()
+        for digest in sorted(set(digests)):
+            out.update((n, v, digest) for n, v in self.index.query(
+                "SELECT v.name, v.version FROM versions v WHERE substr(v.digest, 1, 8) = ? "
+                f"AND v.digest = ? AND {_LIVE}", (digest_key(digest), pack_digest(digest))))
+        return out
 
     def code_blobs(self) -> dict[str, str]:
         """digest → owner of every blob a run's code record names (sources, diffs)."""
-        columns = ", ".join(f"json_extract(e.text, '$.body.run.code.{field}')"
+        columns = ", ".join(f"json_extract(entry_json(e.data), '$.body.run.code.{field}')"
                             for field in CODE_BLOB_FIELDS)
         rows = self.index.query(f"SELECT r.id, {columns} FROM runs r "
                                 "JOIN entries e ON e.name = r.name AND e.seq = r.seq")
@@ -58,12 +63,12 @@ class BlobQueries:
         version is live (or that registered none): retention's tombstone lets a deleted
         version's data go with its artifact."""
         deleted = {f"{n}@{v}" for n, v in self.deleted()}
-        rows = self.index.query("SELECT r.id, r.version, json_extract(e.text, '$.body.run.blobs') "
-                                "FROM runs r JOIN entries e ON e.name = r.name AND e.seq = r.seq "
-                                "WHERE json_extract(e.text, '$.body.run.blobs') IS NOT NULL")
+        rows = self.index.query(
+            "SELECT r.id, r.version, json_extract(entry_json(e.data), '$.body.run.blobs') AS b "
+            "FROM runs r JOIN entries e ON e.name = r.name AND e.seq = r.seq")
         out: dict[str, str] = {}
         for run_id, version, blobs in rows:
-            if version in deleted:
+            if blobs is None or version in deleted:
                 continue
             for digest in json.loads(blobs):
                 out.setdefault(digest, f"run {run_id[:8]} data snapshot")
@@ -80,8 +85,8 @@ class BlobQueries:
         for n, v, d, blobs in self.index.query(
                 f"SELECT v.name, v.version, v.digest, v.blobs FROM versions v WHERE {_LIVE} "
                 "ORDER BY v.name, v.sort_key"):
-            refs.setdefault(d, f"{n}@{v}")
-            for blob in blobs.split() if blobs else ():
+            refs.setdefault(unpack_digest(d), f"{n}@{v}")
+            for blob in unpack_blobs(blobs):
                 refs.setdefault(blob, f"{n}@{v} (a file of its artifact)")
         for digest, owner in self.code_blobs().items():
             refs.setdefault(digest, owner)
@@ -90,13 +95,15 @@ class BlobQueries:
         if not quarantined:
             return refs
         # A quarantined entry may still name blobs: keep them until it is dealt with.
-        for name, seq, text in self.index.query(
-                "SELECT e.name, e.seq, e.text FROM quarantine q "
+        for name, seq, data in self.index.query(
+                "SELECT e.name, e.seq, e.data FROM quarantine q "
                 "JOIN entries e ON e.name = q.name AND e.seq = q.seq"):
+            text = unpack_entry(data).decode("utf-8", "replace")
             for digest in _ANY_DIGEST.findall(text):
                 refs.setdefault(digest, f"quarantined entry {name}#{seq}")
         return refs
 
     def artifact_sizes(self) -> dict[str, int]:
         """digest → size of every version's artifact (its files, for a manifest)."""
-        return {d: int(s) for d, s in self.index.query("SELECT digest, size FROM versions")}
+        return {unpack_digest(d): int(s)
+                for d, s in self.index.query("SELECT digest, size FROM versions")}

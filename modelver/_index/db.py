@@ -20,6 +20,7 @@ from typing import Any
 from .._errors import IntegrityError, StoreError
 from .._log import Entry
 from .apply import apply_or_quarantine, store_entry, try_rows
+from .packing import unpack_entry_text
 from .schema import SCHEMA_USER_VERSION, migrate
 
 __all__ = ["Index"]
@@ -97,7 +98,7 @@ class Index:
         except sqlite3.Error:
             conn.close()
             raise
-        return conn
+        return _with_functions(conn)
 
     def _connect_writable(self) -> sqlite3.Connection:
         path = self.path
@@ -112,7 +113,7 @@ class Index:
         with self.errors("open"):
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA synchronous = NORMAL")
-        return conn
+        return _with_functions(conn)
 
     def _connect_readonly(self) -> sqlite3.Connection:
         """A database this process may not write (a read-only volume, another user's
@@ -247,9 +248,9 @@ class Index:
         problem = entry.problem
         if problem is None:
             try:
-                store_entry(self.conn, entry.name, entry.seq, entry.id, entry.kind,
-                            entry.text, entry.hash, entry.sig)
-            except sqlite3.IntegrityError as exc:  # its id is taken: a retried append
+                store_entry(self.conn, entry.name, entry.seq, entry.kind, entry.text,
+                            entry.hash, entry.sig)
+            except sqlite3.IntegrityError as exc:  # its place is taken
                 raise IntegrityError(f"log entry {entry.name}#{entry.seq} cannot be stored: "
                                      f"{exc}") from None
             problem = try_rows(self.conn, entry.name, entry.seq, entry.data)
@@ -266,8 +267,8 @@ class Index:
         it, and quarantined instead of applied; returns why, or None.
         """
         self._check_follows(entry)
-        store_entry(self.conn, entry.name, entry.seq, entry.id, entry.kind, entry.text,
-                    entry.hash, entry.sig)
+        store_entry(self.conn, entry.name, entry.seq, entry.kind, entry.text, entry.hash,
+                    entry.sig)
         return apply_or_quarantine(self.conn, entry.name, entry.seq, entry.data,
                                    entry.problem)
 
@@ -280,6 +281,12 @@ class Index:
             raise IntegrityError(
                 f"log entry {entry.name}#{entry.seq} does not follow {entry.name}#{seq}"
             )
+
+
+def _with_functions(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """Add the SQL functions queries use: ``entry_json(data)``, an entry's JSON text."""
+    conn.create_function("entry_json", 1, unpack_entry_text, deterministic=True)
+    return conn
 
 
 def _writable(path: str) -> bool:

@@ -34,7 +34,7 @@ __all__ = ["ANNOTATIONS_COLUMN", "GovernanceQueries", "add_governance_rows", "an
 
 # A version's annotations as one JSON array, oldest first (read with the version row).
 ANNOTATIONS_COLUMN = (
-    "(SELECT json_group_array(json(n.note)) FROM (SELECT json_extract(ae.text, "
+    "(SELECT json_group_array(json(n.note)) FROM (SELECT json_extract(entry_json(ae.data), "
     "'$.body.annotation') AS note FROM annotations a JOIN entries ae ON ae.name = a.name "
     "AND ae.seq = a.seq WHERE a.name = v.name AND a.version = v.version ORDER BY a.seq) n)")
 
@@ -134,15 +134,16 @@ class GovernanceQueries:
     def protections(self, name: str) -> list[Protection]:
         """The protections in force on a model's aliases, by alias."""
         rows = self.index.query(
-            "SELECT json_extract(e.text, '$.body.protection') FROM protections p JOIN entries e "
-            "ON e.name = p.name AND e.seq = p.seq WHERE p.name = ? ORDER BY p.alias", (name,))
+            "SELECT json_extract(entry_json(e.data), '$.body.protection') FROM protections p "
+            "JOIN entries e ON e.name = p.name AND e.seq = p.seq WHERE p.name = ? "
+            "ORDER BY p.alias", (name,))
         return [structure(json.loads(r[0]), Protection) for r in rows]
 
     def approvals(self, name: str, alias: str | None = None) -> list[Approval]:
         """Every approval recorded for a model (or for one alias of it), oldest first."""
         rows = self.index.query(
-            "SELECT json_extract(e.text, '$.body.approval') FROM approvals a JOIN entries e "
-            "ON e.name = a.name AND e.seq = a.seq WHERE a.name = ? "
+            "SELECT json_extract(entry_json(e.data), '$.body.approval') FROM approvals a "
+            "JOIN entries e ON e.name = a.name AND e.seq = a.seq WHERE a.name = ? "
             "AND (? IS NULL OR a.alias = ?) ORDER BY a.seq", (name, alias, alias))
         return [structure(json.loads(r[0]), Approval) for r in rows]
 
@@ -152,7 +153,8 @@ class GovernanceQueries:
         ``alias`` to ``version``: recorded after entry ``after`` (the protection) and after
         the alias last moved there, oldest first."""
         rows = self.index.query(
-            "SELECT a.approver, e.text, e.sig FROM approvals a JOIN entries e ON e.name = a.name "
+            "SELECT a.approver, entry_json(e.data), e.sig FROM approvals a JOIN entries e "
+            "ON e.name = a.name "
             "AND e.seq = a.seq WHERE a.name = ? AND a.alias = ? AND a.version = ? AND a.seq > ? "
             "AND a.seq > coalesce((SELECT max(seq) FROM alias_events WHERE name = ? "
             "AND alias = ? AND to_version = ?), 0) ORDER BY a.seq",

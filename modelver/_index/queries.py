@@ -22,40 +22,47 @@ from .._signature import Signature
 from .blob_queries import _LIVE, CODE_BLOB_FIELDS, BlobQueries
 from .db import Index
 from .governance import ANNOTATIONS_COLUMN, GovernanceQueries, annotated, parse_annotations
+from .packing import EXACT_MICROSECONDS, unpack_blobs, unpack_entry, unpack_time
 
 __all__ = ["CODE_BLOB_FIELDS", "Queries"]
 
 _TOMB = ("LEFT JOIN tombstones t ON t.name = v.name AND t.version = v.version "
          "LEFT JOIN entries te ON te.name = t.name AND te.seq = t.seq")
+# A version row's digest as text, in SQL (see .packing).
+DIGEST_TEXT = ("CASE typeof(v.digest) WHEN 'blob' THEN 'sha256:' || lower(hex(v.digest)) "
+               "ELSE v.digest END")
 # The runs that reproduced a version (identical reruns), through runs_version.
 _RERUNS = ("(SELECT json_group_array(rr.id) FROM runs rr WHERE rr.version = "
            "v.name || '@' || v.version AND rr.id IS NOT v.run_id)")
 # The runs ``reproduce`` made of a version, through runs_reproduces.
 _REBUILDS = ("(SELECT json_group_array(rr.id) FROM runs rr WHERE rr.reproduces = "
              "v.name || '@' || v.version)")
-_V = ("SELECT v.name, v.version, v.digest, v.format, v.size, v.run_id, v.parents, v.tags, "
-      f"v.created_at, v.created_by, json_extract(te.text, '$.body.tombstone'), {_RERUNS}, "
+_V = ("SELECT v.name, v.version, v.digest, v.format, v.size, v.run_id, v.parents, "
+      f"v.tags, v.created_at, v.created_by, te.data, {_RERUNS}, "
       f"v.schema, v.blobs, v.artifact, {_REBUILDS}, {ANNOTATIONS_COLUMN} "
       f"FROM versions v {_TOMB}")
-# Whether any version of a model (or of any model, with NULL) has reruns, rebuilds or
-# annotations: a list of versions reads those columns only when some exist (each is a
-# lookup per row, a third of the cost of listing 2,000 versions).
+# Whether any version of a model (or of any model, with NULL) has reruns, rebuilds,
+# annotations or tombstones: a list of versions reads those columns only when some
+# exist (each is a lookup per row, a third of the cost of listing 2,000 versions).
 _EXTRAS = """SELECT
     (SELECT count(*) FROM runs WHERE (?1 IS NULL OR name = ?1) AND version IS NOT NULL)
     > (SELECT count(*) FROM versions WHERE (?1 IS NULL OR name = ?1) AND run_id IS NOT NULL),
     EXISTS (SELECT 1 FROM runs WHERE reproduces IS NOT NULL AND (?1 IS NULL OR name = ?1)),
-    EXISTS (SELECT 1 FROM annotations WHERE ?1 IS NULL OR name = ?1)"""
+    EXISTS (SELECT 1 FROM annotations WHERE ?1 IS NULL OR name = ?1),
+    EXISTS (SELECT 1 FROM tombstones WHERE ?1 IS NULL OR name = ?1)"""
 
 
-@functools.lru_cache(maxsize=8)
-def _v_select(reruns: bool, rebuilds: bool, annotations: bool) -> str:
+@functools.lru_cache(maxsize=16)
+def _v_select(reruns: bool, rebuilds: bool, annotations: bool, tombstones: bool) -> str:
     """``_V`` with the columns that cannot hold anything left NULL."""
     return (_V.replace(_RERUNS, _RERUNS if reruns else "NULL")
             .replace(_REBUILDS, _REBUILDS if rebuilds else "NULL")
-            .replace(ANNOTATIONS_COLUMN, ANNOTATIONS_COLUMN if annotations else "NULL"))
+            .replace(ANNOTATIONS_COLUMN, ANNOTATIONS_COLUMN if annotations else "NULL")
+            .replace("te.data", "te.data" if tombstones else "NULL")
+            .replace(_TOMB, _TOMB if tombstones else ""))
 
 
-_RUN = ("SELECT json_extract(e.text, '$.body.run') FROM runs r "
+_RUN = ("SELECT json_extract(entry_json(e.data), '$.body.run') FROM runs r "
         "JOIN entries e ON e.name = r.name AND e.seq = r.seq")
 # A version row from a "name@version" text, by the versions primary key.
 _BY_REF = ("v.name = substr({r}, 1, instr({r}, '@') - 1) "
@@ -66,9 +73,9 @@ SELECT e.parent, e.child FROM up JOIN edges e ON e.child = up.ref"""
 _DOWN = """WITH RECURSIVE down(ref) AS (
     SELECT ? UNION SELECT e.child FROM edges e JOIN down ON e.parent = down.ref)
 SELECT e.parent, e.child FROM down JOIN edges e ON e.parent = down.ref"""
-_NODES = f"""SELECT j.value, json_extract(ve.text, '$.body.version'),
-    json_extract(te.text, '$.body.tombstone'), r.id, r.status,
-    json_extract(re.text, '$.body.run')
+_NODES = f"""SELECT j.value, json_extract(entry_json(ve.data), '$.body.version'),
+    json_extract(entry_json(te.data), '$.body.tombstone'), r.id, r.status,
+    json_extract(entry_json(re.data), '$.body.run')
 FROM json_each(?) j
 JOIN versions v ON {_BY_REF.format(r="j.value")}
 JOIN entries ve ON ve.name = v.name AND ve.seq = v.seq
@@ -78,7 +85,8 @@ LEFT JOIN entries re ON re.name = r.name AND re.seq = r.seq"""
 _INPUTS = """SELECT d.run_id, d.key, d.digest FROM json_each(?) j
 JOIN run_data d ON d.run_id = j.value ORDER BY j.key, d.key"""
 # One recorded fingerprint per digest (SQLite's bare columns come from the min() row).
-_FINGERPRINTS = """SELECT d.digest, json_extract(e.text, '$.body.run.data.' || json_quote(d.key))
+_FINGERPRINTS = """SELECT d.digest,
+    json_extract(entry_json(e.data), '$.body.run.data.' || json_quote(d.key))
 FROM (SELECT digest, run_id, key, min(rowid) FROM run_data
       WHERE digest IN (SELECT value FROM json_each(?)) GROUP BY digest) d
 JOIN runs r ON r.id = d.run_id JOIN entries e ON e.name = r.name AND e.seq = r.seq"""
@@ -90,38 +98,54 @@ _USED_BY = f"""WITH RECURSIVE hit(ref) AS (
 ORDER BY v.name, v.sort_key"""
 
 _SNAPSHOT_SOURCES = """SELECT DISTINCT json_extract(j.value, '$.digest') FROM runs r
-JOIN entries e ON e.name = r.name AND e.seq = r.seq, json_each(e.text, '$.body.run.data') j
-WHERE json_extract(e.text, '$.body.run.blobs') IS NOT NULL
+JOIN entries e ON e.name = r.name AND e.seq = r.seq,
+    json_each(entry_json(e.data), '$.body.run.data') j
+WHERE json_extract(entry_json(e.data), '$.body.run.blobs') IS NOT NULL
 AND json_extract(j.value, '$.snapshot') = ?"""
-_REPRODUCTIONS = """SELECT r.id, r.reproduces, r.status, json_extract(e.text, '$.body.run')
+_REPRODUCTIONS = """SELECT r.id, r.reproduces, r.status,
+    json_extract(entry_json(e.data), '$.body.run')
 FROM json_each(?) j JOIN runs r ON r.reproduces = j.value
 JOIN entries e ON e.name = r.name AND e.seq = r.seq ORDER BY r.started_at, r.id"""
-
-
-def _time(text: str) -> datetime:
-    # What the converter's hook does, without its dispatch (a list reads thousands).
-    d = datetime.fromisoformat(text)
-    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
 def _version(row: tuple[Any, ...]) -> ModelVersion:
     (name, version, digest, fmt, size, run_id, parents, tags, created, by, tomb, reruns,
      schema, blobs, artifact, rebuilds, notes) = row
-    deleted = None if tomb is None else structure(json.loads(tomb), Tombstone)
-    extra: dict[str, Any] = {} if artifact is None else _artifact_fields(artifact)
-    # Most versions have no parents, tags or reruns: skip the JSON parser for those.
+    deleted = None if tomb is None else structure(
+        json.loads(unpack_entry(tomb))["body"]["tombstone"], Tombstone)
+    # A list builds thousands of these: the common case (no parents, tags, reruns,
+    # members or annotations; one blob) skips every parser and helper call.
+    if artifact is None:
+        artifacts, requirements, signature = {}, {}, None
+    else:
+        extra = _artifact_fields(artifact)
+        artifacts, requirements = extra.get("artifacts", {}), extra.get("requirements", {})
+        signature = extra.get("signature")
     tag_map = {} if tags == "{}" else json.loads(tags)
-    annotations = parse_annotations(notes)
+    annotations = [] if notes is None else parse_annotations(notes)
     description = None
     if annotations:
         tag_map, description = annotated(tag_map, annotations)
-    return ModelVersion(name=name, version=version, digest=digest, format=fmt, size=size,
-                        run_id=run_id, parents=[] if parents == "[]" else json.loads(parents),
-                        tags=tag_map, description=description, annotations=annotations,
-                        created_at=_time(created), created_by=by, deleted=deleted,
-                        reruns=[] if reruns in (None, "[]") else json.loads(reruns),
-                        reproductions=[] if rebuilds in (None, "[]") else json.loads(rebuilds),
-                        schema_version=schema, blobs=blobs.split() if blobs else [], **extra)
+    # Positional, in the class's field order (a third faster than keywords here):
+    # name, version, digest, format, size, run_id, parents, tags, created_at,
+    # created_by, deleted, reruns, artifacts, blobs, requirements, reproductions,
+    # description, annotations, signature, schema_version.
+    return ModelVersion(
+        name, version, "sha256:" + digest.hex() if type(digest) is bytes else digest,
+        fmt, size, run_id, [] if parents == "[]" else json.loads(parents), tag_map,
+        _fromtimestamp(created / 1e6, _UTC) if -_EXACT < created < _EXACT
+        else unpack_time(created),
+        by, deleted, [] if reruns is None or reruns == "[]" else json.loads(reruns),
+        artifacts,
+        ["sha256:" + blobs.hex()] if type(blobs) is bytes and len(blobs) == 32
+        else unpack_blobs(blobs),
+        requirements, [] if rebuilds is None or rebuilds == "[]" else json.loads(rebuilds),
+        description, annotations, signature, schema)
+
+
+_fromtimestamp = datetime.fromtimestamp
+_UTC = timezone.utc
+_EXACT = EXACT_MICROSECONDS
 
 
 @functools.lru_cache(maxsize=256)
@@ -176,11 +200,13 @@ class Queries(GovernanceQueries, BlobQueries):
 
     def entries(self, name: str | None = None, *, after: int = 0) -> Iterator[Entry]:
         """Stored entries (of one model after ``after``), by model then sequence."""
-        sql = "SELECT name, seq, text, sig, hash FROM entries"
-        rows = (self.index.query(sql + " WHERE name = ? AND seq > ? ORDER BY seq", (name, after))
-                if name else self.index.query(sql + " ORDER BY name, seq"))
-        for entry_name, seq, text, sig, stored in rows:
-            yield parse(text, sig, stored, name=entry_name, seq=seq)
+        sql = ("SELECT e.name, e.seq, e.data, e.sig, h.hash FROM entries e "
+               "LEFT JOIN heads h ON h.name = e.name AND h.seq = e.seq")
+        rows = (self.index.query(sql + " WHERE e.name = ? AND e.seq > ? ORDER BY e.seq",
+                                 (name, after))
+                if name else self.index.query(sql + " ORDER BY e.name, e.seq"))
+        for entry_name, seq, data, sig, stored in rows:
+            yield parse(unpack_entry(data), sig, stored, name=entry_name, seq=seq)
 
     def quarantined(self) -> list[tuple[str, int, str]]:
         """(name, seq, why) of every entry that was kept but could not be applied."""
@@ -191,9 +217,10 @@ class Queries(GovernanceQueries, BlobQueries):
         """Every name with entries in the log."""
         return [r[0] for r in self.index.query("SELECT DISTINCT name FROM entries ORDER BY 1")]
 
-    def has_entry_id(self, entry_id: str) -> bool:
-        """Whether an entry with this unique id is already in the log."""
-        return self.index.one("SELECT 1 FROM entries WHERE id = ?", (entry_id,)) is not None
+    def entry_hash(self, name: str, seq: int) -> str | None:
+        """The hash of the entry stored at ``name#seq`` (None if there is none)."""
+        row = self.index.one("SELECT data FROM entries WHERE name = ? AND seq = ?", (name, seq))
+        return None if row is None else parse(unpack_entry(row[0])).hash
 
     # -- versions --------------------------------------------------------------
 
@@ -220,8 +247,15 @@ class Queries(GovernanceQueries, BlobQueries):
 
     def by_digest(self, name: str, prefix: str) -> list[ModelVersion]:
         """The versions of ``name`` whose digest starts with ``prefix``, lowest first."""
-        rows = self.index.query(f"{_V} WHERE v.name = ? AND v.digest >= ? AND v.digest < ? "
-                                "ORDER BY v.sort_key", (name, prefix, prefix + "g"))
+        # Sixteen hex digits or more find their rows by versions_digest (the ``+`` keeps
+        # the planner off the name index); fewer, a scan of the model's versions.
+        hexpart = prefix[7:] if prefix.startswith("sha256:") else ""
+        where, params = "v.name = ?", tuple[Any, ...]((name,))
+        if len(hexpart) >= 16 and all(c in "0123456789abcdef" for c in hexpart):
+            where, params = "substr(v.digest, 1, 8) = ? AND +v.name = ?", (
+                bytes.fromhex(hexpart[:16]), name)
+        rows = self.index.query(f"{_V} WHERE {where} AND substr({DIGEST_TEXT}, 1, ?) = ? "
+                                "ORDER BY v.sort_key", (*params, len(prefix), prefix))
         return [_version(r) for r in rows]
 
     def version_numbers(self, name: str, *, limit: int | None = None,
@@ -234,7 +268,7 @@ class Queries(GovernanceQueries, BlobQueries):
 
     def versions(self, name: str | None = None) -> list[ModelVersion]:
         """Every version (of one model, or of all by name), lowest first."""
-        flags = self.index.one(_EXTRAS, (name,)) or (1, 1, 1)
+        flags = self.index.one(_EXTRAS, (name,)) or (1, 1, 1, 1)
         select = _v_select(*(bool(f) for f in flags))
         if name is None:
             rows = self.index.query(f"{select} ORDER BY v.name, v.sort_key")
@@ -256,7 +290,8 @@ class Queries(GovernanceQueries, BlobQueries):
 
     def version_json(self, name: str, version: str) -> str | None:
         """A version's record as stored in its entry."""
-        row = self.index.one("SELECT json_extract(e.text, '$.body.version') FROM versions v "
+        row = self.index.one("SELECT json_extract(entry_json(e.data), '$.body.version') "
+                             "FROM versions v "
                              "JOIN entries e ON e.name = v.name AND e.seq = v.seq "
                              "WHERE v.name = ? AND v.version = ?", (name, version))
         return None if row is None else str(row[0])
@@ -332,7 +367,8 @@ class Queries(GovernanceQueries, BlobQueries):
     def alias_events(self, name: str, alias: str) -> list[AliasEvent]:
         """Every move of an alias, oldest first."""
         rows = self.index.query(
-            "SELECT json_extract(e.text, '$.body.event') FROM alias_events a JOIN entries e "
+            "SELECT json_extract(entry_json(e.data), '$.body.event') FROM alias_events a "
+            "JOIN entries e "
             "ON e.name = a.name AND e.seq = a.seq WHERE a.name = ? AND a.alias = ? "
             "ORDER BY a.seq", (name, alias))
         return [structure(json.loads(r[0]), AliasEvent) for r in rows]
@@ -351,7 +387,8 @@ class Queries(GovernanceQueries, BlobQueries):
 
     def holds(self, name: str | None = None) -> list[Hold]:
         """The versions held now."""
-        sql = ("SELECT json_extract(e.text, '$.body.hold') FROM holds h JOIN entries e "
+        sql = ("SELECT json_extract(entry_json(e.data), '$.body.hold') FROM holds h "
+               "JOIN entries e "
                "ON e.name = h.name AND e.seq = h.seq")
         rows = (self.index.query(sql + " WHERE h.name = ? ORDER BY h.version", (name,)) if name
                 else self.index.query(sql + " ORDER BY h.name, h.version"))
@@ -399,14 +436,16 @@ class Queries(GovernanceQueries, BlobQueries):
 
     # -- retention and blobs -------------------------------------------------------------
 
-    def retention_rows(self, name: str | None = None) -> list[tuple[str, str, str, str, int]]:
+    def retention_rows(self, name: str | None = None
+                       ) -> list[tuple[str, str, str, datetime, int]]:
         """(name, version, digest, created_at, size) of live versions, newest first within
         each model by version precedence."""
         where = " AND v.name = ?" if name else ""
-        return list(self.index.query(
-            "SELECT v.name, v.version, v.digest, v.created_at, v.size FROM versions v "
-            f"WHERE {_LIVE}{where} ORDER BY v.name, v.sort_key DESC, v.seq DESC",
-            (name,) if name else ()))
+        return [(n, v, d, unpack_time(created), size) for n, v, d, created, size in
+                self.index.query(
+                    f"SELECT v.name, v.version, {DIGEST_TEXT}, v.created_at, v.size "
+                    f"FROM versions v WHERE {_LIVE}{where} "
+                    "ORDER BY v.name, v.sort_key DESC, v.seq DESC", (name,) if name else ())]
 
     def tagged(self, keys: Iterable[str], name: str | None = None
                ) -> list[tuple[str, str, str]]:

@@ -1,5 +1,6 @@
 """Run summaries: what a list of runs shows, read with ``json_extract`` from each run's
-entry, so that listing thousands of runs parses none of their environments or curves."""
+entry, so that listing thousands of runs builds none of their environments or curves
+in Python."""
 
 from __future__ import annotations
 
@@ -19,12 +20,15 @@ class _Reads(Protocol):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
 
-_RUN = "json_extract(e.text, '$.body.run.{}')"
+# The run record is taken out of its entry once per row (``b.value``, by json_each), and
+# each field from it.
+_RUN = "json_extract(b.value, '$.{}')"
 _SUMMARY = ("SELECT r.id, r.name, r.status, r.version, r.started_at, "
             f"{_RUN.format('ended_at')}, {_RUN.format('resources.wall_s')}, "
             f"{_RUN.format('metrics')}, {_RUN.format('error')}, "
-            "(SELECT json_group_array(c.key) FROM json_each(e.text, '$.body.run.metric_series') c) "
-            "FROM runs r JOIN entries e ON e.name = r.name AND e.seq = r.seq")
+            "(SELECT json_group_array(c.key) FROM json_each(b.value, '$.metric_series') c) "
+            "FROM runs r JOIN entries e ON e.name = r.name AND e.seq = r.seq "
+            "JOIN json_each(entry_json(e.data), '$.body') b ON b.key = 'run'")
 
 
 def _time(text: str | None) -> datetime | None:

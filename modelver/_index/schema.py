@@ -1,7 +1,8 @@
 """The read model's schema: the log's entries and the tables derived from them.
 
-``entries`` holds every log entry's canonical JSON, once: it is the log itself in a
-local store and a replica of the remote log elsewhere. The derived tables keep only
+``entries`` holds every log entry's canonical JSON, once, deflated (see
+:mod:`.packing`; SQL reads it through ``entry_json(data)``): it is the log itself in
+a local store and a replica of the remote log elsewhere. The derived tables keep only
 the columns that queries filter, join or order on, plus the ``seq`` of the entry a
 row came from; a full record is read back from its entry. Versions order by
 ``sort_key``, a text that sorts like PEP 440 precedence (see
@@ -14,7 +15,8 @@ that cannot be applied; schema 4 shortened ``sort_key`` and dropped an index tha
 duplicated ``versions_sorted``; schema 5 added a version's record schema, the blobs
 its artifact is made of, and its members and requirements; schema 6 the version a
 run ``reproduces``; schema 7 the tables that search, annotations, protected aliases and
-approvals read). (Schema 1 used sqlite-utils'
+approvals read; schema 8 packs entries, digests and times, which halves the bytes a
+version takes: the ``entries`` table is rewritten once). (Schema 1 used sqlite-utils'
 migrations; its bookkeeping table is left in place and unused.)
 """
 
@@ -24,10 +26,11 @@ import sqlite3
 
 from .._log import parse
 from .apply import apply_or_quarantine
+from .packing import pack_entry, unpack_entry
 
 __all__ = ["DERIVED_TABLES", "SCHEMA_USER_VERSION", "migrate"]
 
-SCHEMA_USER_VERSION = 7
+SCHEMA_USER_VERSION = 8
 
 # Every table derived from the log, by its key columns (``verify`` compares them).
 DERIVED_TABLES = {
@@ -54,15 +57,15 @@ _IMMUTABLE = ("versions", "runs", "alias_events", "entries", "annotations", "app
 _DERIVED = """
 CREATE TABLE versions (
     name TEXT NOT NULL, version TEXT NOT NULL, sort_key TEXT NOT NULL,
-    pre INTEGER NOT NULL, digest TEXT NOT NULL, format TEXT NOT NULL,
+    pre INTEGER NOT NULL, digest BLOB NOT NULL, format TEXT NOT NULL,
     size INTEGER NOT NULL, run_id TEXT, parents TEXT NOT NULL, tags TEXT NOT NULL,
-    created_at TEXT NOT NULL, created_by TEXT NOT NULL, seq INTEGER NOT NULL,
-    schema INTEGER NOT NULL, blobs TEXT, artifact TEXT,
+    created_at INTEGER NOT NULL, created_by TEXT NOT NULL, seq INTEGER NOT NULL,
+    schema INTEGER NOT NULL, blobs BLOB, artifact TEXT,
     PRIMARY KEY (name, version));
 CREATE INDEX versions_sorted ON versions (name, sort_key);
-CREATE INDEX versions_digest ON versions (digest);
+CREATE INDEX versions_digest ON versions (substr(digest, 1, 8));
 CREATE INDEX versions_run ON versions (run_id) WHERE run_id IS NOT NULL;
-CREATE INDEX versions_created ON versions (created_at, name, sort_key);
+CREATE INDEX versions_created ON versions (created_at);
 CREATE TABLE runs (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, version TEXT,
     started_at TEXT NOT NULL, seq INTEGER NOT NULL, reproduces TEXT);
@@ -129,11 +132,13 @@ def _create_derived(conn: sqlite3.Connection) -> None:
             )
 
 
+# An entry's id, hash and fields are inside its packed JSON; only its place, its kind
+# and its signature are columns (the hash of a chain's last entry is in ``heads``).
+_ENTRIES = """CREATE TABLE {table} (
+    name TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, data BLOB NOT NULL,
+    sig TEXT, PRIMARY KEY (name, seq)) WITHOUT ROWID"""
+
 _BASE = """
-CREATE TABLE IF NOT EXISTS entries (
-    name TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL, text TEXT NOT NULL, hash TEXT NOT NULL, sig TEXT,
-    PRIMARY KEY (name, seq));
 CREATE TABLE IF NOT EXISTS stat_cache (
     path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, digest TEXT);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -144,19 +149,38 @@ def migrate(conn: sqlite3.Connection) -> None:
     """Create or upgrade the schema (inside the caller's exclusive transaction).
 
     Plain DDL on the standard library's ``sqlite3``: the log's tables are created if
-    missing (schema 1 stores already have them), and the derived tables are rebuilt by
-    replaying ``entries`` (empty in a new store; schema 1 kept other columns).
+    missing, ``entries`` of schema 1 to 7 (plain JSON text) is rewritten packed, and
+    the derived tables are rebuilt by replaying ``entries`` (empty in a new store).
     """
     for statement in _BASE.split(";"):
         if statement.strip():
             conn.execute(statement)
+    _pack_entries(conn)
     for table in DERIVED_TABLES:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
     _create_derived(conn)
-    rows = conn.execute("SELECT name, seq, text FROM entries ORDER BY name, seq").fetchall()
-    for name, seq, text in rows:
-        entry = parse(text, name=name, seq=seq)
+    rows = conn.execute("SELECT name, seq, data FROM entries ORDER BY name, seq").fetchall()
+    heads: dict[str, tuple[int, str]] = {}
+    for name, seq, data in rows:
+        entry = parse(unpack_entry(data), name=name, seq=seq)
         apply_or_quarantine(conn, name, seq, entry.data, entry.problem)
-    conn.execute("INSERT INTO heads (name, seq, hash) SELECT name, seq, hash FROM entries e "
-                 "WHERE seq = (SELECT max(seq) FROM entries WHERE name = e.name)")
+        heads[name] = (seq, entry.hash)
+    conn.executemany("INSERT INTO heads (name, seq, hash) VALUES (?, ?, ?)",
+                     [(name, seq, digest) for name, (seq, digest) in heads.items()])
     conn.execute(f"PRAGMA user_version = {SCHEMA_USER_VERSION}")
+
+
+def _pack_entries(conn: sqlite3.Connection) -> None:
+    """Create ``entries``, or rewrite one of schema 1 to 7 (JSON text, with its id and
+    hash as columns) packed; each entry's text, and so its hash, is kept exactly."""
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(entries)")]
+    if "data" in columns:
+        return
+    conn.execute(_ENTRIES.format(table="entries_packed"))
+    if columns:
+        conn.executemany(
+            "INSERT INTO entries_packed (name, seq, kind, data, sig) VALUES (?,?,?,?,?)",
+            [(name, seq, kind, pack_entry(text), sig) for name, seq, kind, text, sig in
+             conn.execute("SELECT name, seq, kind, text, sig FROM entries")])
+        conn.execute("DROP TABLE entries")
+    conn.execute("ALTER TABLE entries_packed RENAME TO entries")

@@ -86,7 +86,8 @@ _ORDER_VALUE = {
     "tags": ("(SELECT value FROM version_tags WHERE name = v.name AND version = v.version "
              "AND key = ?)",),
 }
-_DEFAULT_ORDER = "v.created_at DESC, v.name DESC, v.sort_key DESC"  # versions_created
+# versions_created orders by time; ties (rare: microseconds) are sorted after it.
+_DEFAULT_ORDER = "v.created_at DESC, v.name DESC, v.sort_key DESC"
 _TIES = "v.name, v.sort_key DESC"
 _FETCH = f"{_V} JOIN json_each(?) j ON {_BY_REF.format(r='j.value')} ORDER BY j.key"
 
@@ -179,11 +180,11 @@ class _Compiler:
             except ValueError as exc:
                 raise self.fail(str(exc), literal) from None
         if kind == "created_at":
-            from .._serde import unstructure
             from .._times import parse_time
+            from .packing import pack_time
 
             try:
-                return unstructure(parse_time(value, "created_at"))
+                return pack_time(parse_time(value, "created_at").isoformat())
             except ValueError as exc:
                 raise self.fail(str(exc), literal) from None
         return value

@@ -78,8 +78,8 @@ class LocalBackend:
             with index.write():
                 index.add(entry)
         except IntegrityError:
-            if Queries(index).has_entry_id(entry.id):
-                return True
+            if Queries(index).entry_hash(entry.name, entry.seq) == entry.hash:
+                return True  # a retried append of this very entry
             seq, _ = Queries(index).head(entry.name)
             if seq >= entry.seq:
                 return False
