@@ -90,7 +90,8 @@ def commit(chain: Chain, name: str, run: Run | None, stored: Stored | None,
                 raise VersionExists(f"{name}@{new} already exists and versions are "
                                     "immutable; register a new version instead")
         else:
-            prev_run = q.run(prev.run_id) if prev and prev.run_id and bump == "auto" else None
+            prev_run = (q.run_inputs_record(prev.run_id) if prev and prev.run_id
+                        and bump == "auto" else None)
             part, rule = decide(prev_run, run, bump) if prev else ("patch", "first version")
             new = _next_free(q, name, prev.version if prev else None, part)
         mv = ModelVersion(

@@ -64,10 +64,14 @@ _FORMAT = 1
 
 
 def pack_entry(text: str | bytes) -> bytes:
-    """An entry's canonical JSON as stored: a format byte, then raw deflate."""
-    deflate = zlib.compressobj(6, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY,
-                               _DICTS[_FORMAT])
+    """An entry's canonical JSON as stored: a format byte, then raw deflate.
+
+    Small entries (versions, alias moves) take zlib's default level; a run's entry (its
+    package list, several kilobytes) level 3, a third of the time for 5% more bytes.
+    """
     raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    deflate = zlib.compressobj(6 if len(raw) < 2048 else 3, zlib.DEFLATED, -15, 8,
+                               zlib.Z_DEFAULT_STRATEGY, _DICTS[_FORMAT])
     return bytes((_FORMAT,)) + deflate.compress(raw) + deflate.flush()
 
 

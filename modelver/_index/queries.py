@@ -303,6 +303,18 @@ class Queries(GovernanceQueries, BlobQueries):
         runs = _runs(self.index.query(f"{_RUN} WHERE r.id = ?", (run_id,)))
         return runs[0] if runs else None
 
+    def run_inputs_record(self, run_id: str) -> Run | None:
+        """A run's record without what does not decide a version number: its environment,
+        hardware, resource use, metrics and curves read back as their defaults. What
+        the automatic bump compares (code, params, data, seed), at a third of the cost
+        of :meth:`run` (the package list is most of a run's entry)."""
+        row = self.index.one(
+            "SELECT json_remove(json_extract(entry_json(e.data), '$.body.run'), "
+            "'$.environment', '$.hardware', '$.resources', '$.metrics', '$.metric_series') "
+            "FROM runs r JOIN entries e ON e.name = r.name AND e.seq = r.seq WHERE r.id = ?",
+            (run_id,))
+        return None if row is None else structure(json.loads(row[0]), Run)
+
     def runs_by_prefix(self, prefix: str, limit: int = 2) -> list[Run]:
         """Runs whose id starts with ``prefix`` (at most ``limit``)."""
         return _runs(self.index.query(f"{_RUN} WHERE r.id >= ? AND r.id < ? LIMIT {int(limit)}",
