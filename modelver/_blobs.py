@@ -79,12 +79,23 @@ def _size(path: str) -> int:
         raise StoreError(f"cannot read {path!r}: {exc}") from None
 
 
+def _link(src: str, final: str) -> None:
+    """Hard-link ``src`` as ``final``, creating its shard folder the first time (most
+    shards exist: trying the link first saves a ``mkdir`` per blob)."""
+    try:
+        os.link(src, final)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        os.link(src, final)
+
+
 class BlobDir:
     """Blobs in a local folder, named by their sha256."""
 
     def __init__(self, root: str) -> None:
         self.root = root
         self._shards = safe_join(root, "sha256")
+        self._staging: str | None = None  # created once, then known to exist
 
     def path(self, digest: str) -> str:
         """Where the blob with this digest lives (it may not exist)."""
@@ -103,11 +114,14 @@ class BlobDir:
 
         It is on the blobs' filesystem, so a staged file is published by a hard link.
         """
+        if self._staging is not None:
+            return self._staging
         folder = os.path.join(self.root, "tmp")
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot write to the blob folder {self.root!r}: {exc}") from None
+        self._staging = folder
         return folder
 
     def put_file(self, src: str, *, digest: str | None = None,
@@ -135,10 +149,9 @@ class BlobDir:
                 final = self.path(digest)
                 if not os.path.exists(final):
                     os.fsync(f.fileno())
-                    os.makedirs(os.path.dirname(final), exist_ok=True)
                     os.chmod(src, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
                     try:
-                        os.link(src, final)  # atomic publish
+                        _link(src, final)  # atomic publish
                     except FileExistsError:  # another writer published the same bytes
                         pass
                     except OSError:  # another filesystem, or no hard links: copy it
@@ -183,10 +196,9 @@ class BlobDir:
             if expected is not None and digest != expected:
                 raise IntegrityError(f"blob content hashes to {digest}, expected {expected}")
             final = self.path(digest)
-            os.makedirs(os.path.dirname(final), exist_ok=True)
             try:
                 os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-                os.link(tmp, final)  # atomic publish
+                _link(tmp, final)  # atomic publish
             except FileExistsError:  # an existing blob is the same bytes
                 self.touch(digest)
             return digest, size
