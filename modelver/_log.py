@@ -54,6 +54,8 @@ class Entry:
     hash: str
     sig: str | None = None
     stored_hash: str | None = None
+    """The hash the store recorded for this entry where it keeps one apart from the
+    text (a chain's head, in ``heads``), for ``verify`` to compare; else None."""
     problem: str | None = None
     """Why the entry cannot be applied (it is then quarantined), or None."""
 
@@ -115,10 +117,11 @@ def parse(text: str | bytes, sig: str | None = None, stored_hash: str | None = N
           name: str | None = None, seq: int | None = None) -> Entry:
     """An entry from its stored text; never raises.
 
-    The hash is recomputed (``stored_hash`` is kept beside it for ``verify`` to
-    compare). An entry that is not UTF-8, not JSON, lacks a field, is too large, or
-    was written by a newer modelver comes back with :attr:`Entry.problem` set, its
-    place (``name``, ``seq``: where it was found) and the hash of its bytes, so that
+    The hash is recomputed (``stored_hash``, the hash recorded apart from the text
+    where there is one, is kept beside it for ``verify`` to compare). An entry that is
+    not UTF-8, not JSON, lacks a field, is too large, or was written by a newer
+    modelver comes back with :attr:`Entry.problem` set, its place (``name``, ``seq``:
+    where it was found) and the hash of its bytes, so that
     its chain goes on past it.
     """
     import json
