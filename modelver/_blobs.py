@@ -95,7 +95,6 @@ class BlobDir:
     def __init__(self, root: str) -> None:
         self.root = root
         self._shards = safe_join(root, "sha256")
-        self._staging: str | None = None  # created once, then known to exist
 
     def path(self, digest: str) -> str:
         """Where the blob with this digest lives (it may not exist)."""
@@ -114,14 +113,11 @@ class BlobDir:
 
         It is on the blobs' filesystem, so a staged file is published by a hard link.
         """
-        if self._staging is not None:
-            return self._staging
         folder = os.path.join(self.root, "tmp")
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot write to the blob folder {self.root!r}: {exc}") from None
-        self._staging = folder
         return folder
 
     def put_file(self, src: str, *, digest: str | None = None,

@@ -58,6 +58,15 @@ class Entry:
     text (a chain's head, in ``heads``), for ``verify`` to compare; else None."""
     problem: str | None = None
     """Why the entry cannot be applied (it is then quarantined), or None."""
+    raw: bytes | None = None
+    """The bytes of an entry that cannot be read (its ``text`` is then only what can be
+    shown): they are what is stored, so that its hash, and its chain, survive."""
+
+    @property
+    def stored_bytes(self) -> bytes:
+        """What a store keeps of this entry: its exact bytes."""
+        return self.raw if self.raw is not None else self.text.encode("utf-8",
+                                                                      "surrogatepass")
 
     @property
     def body(self) -> dict[str, Any]:
@@ -150,7 +159,7 @@ def parse(text: str | bytes, sig: str | None = None, stored_hash: str | None = N
         data.get("prev"), str) else {}
     return Entry(name if name is not None else "?", seq if seq is not None else 0,
                  "invalid-" + digest[7:39], "invalid", kept, shown, digest, sig, stored_hash,
-                 problem)
+                 problem, raw)
 
 
 def entry_problem(data: Any, name: str | None, seq: int | None) -> str | None:

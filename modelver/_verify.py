@@ -66,11 +66,14 @@ def _walk_chain(name: str, entries: list[Entry], key: bytes | None,
         # The hash the chain recorded for it: the next entry's 'prev', or (for the last
         # entry) the head's hash.
         after = entries[i + 1] if i + 1 < len(entries) else None
-        recorded = (after.prev if after is not None and after.seq == e.seq + 1
-                    and after.problem is None else e.stored_hash)
-        if recorded is not None and recorded != e.hash:
+        if after is not None and after.seq == e.seq + 1 and "prev" in after.data:
+            if after.prev != e.hash:
+                problems.append(Problem("edited", where, "the entry's text no longer matches "
+                                        "the hash the next entry names (this entry, or the "
+                                        "next one's 'prev', was edited)"))
+        elif e.stored_hash is not None and e.stored_hash != e.hash:
             problems.append(Problem("edited", where, "the entry's text no longer matches the "
-                                    "hash the chain recorded for it"))
+                                    "hash recorded for the chain's head"))
         if e.problem is None and e.data.get("name") != name:
             problems.append(Problem("moved", where, "the entry belongs to another model's chain"))
         if e.seq > expected:

@@ -83,6 +83,25 @@ def test_the_upgrade_packs_every_entry_and_keeps_its_bytes(old_store: modelver.S
     assert "text" not in columns and "data" in columns
 
 
+def test_an_edit_of_a_chains_last_entry_before_the_upgrade_still_shows(
+        tmp_path: Path) -> None:
+    target = tmp_path / "store-v1"
+    shutil.copytree(FIXTURE, target)
+    for path in target.rglob("*"):
+        path.chmod(path.stat().st_mode | 0o200)
+    conn = sqlite3.connect(target / "registry.db")
+    try:
+        conn.execute("DROP TRIGGER entries_no_update")
+        (seq,) = conn.execute("SELECT max(seq) FROM entries WHERE name = 'fraud'").fetchone()
+        conn.execute("UPDATE entries SET text = replace(text, '\"at\":\"', '\"at\":\"1') "
+                     "WHERE name = 'fraud' AND seq = ?", (seq,))
+        conn.commit()
+    finally:
+        conn.close()
+    report = modelver.open(str(target)).verify()
+    assert ("edited", f"fraud#{seq}") in {(p.kind, p.where) for p in report.problems}
+
+
 def test_the_upgrade_keeps_every_log_entry(old_store: modelver.Store) -> None:
     head = old_store.head()
     assert len(list(old_store.backend.scan("fraud"))) == 9

@@ -12,6 +12,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tampering import tamper
@@ -139,3 +140,31 @@ def test_a_listed_version_is_the_record_its_entry_holds(tmp_path: Path) -> None:
         assert stored is not None
         assert mv == structure(json.loads(stored), modelver.ModelVersion)
         assert mv == store.resolve("fraud", mv.version)
+
+
+def test_an_unreadable_entry_keeps_its_bytes_and_its_chain(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    uri = f"file://{tmp_path / 'store'}"
+    modelver.open(uri).register("fraud", b"good")
+    raw = b'{"name": "fraud", "x": "\xff\xfe"}'
+    (tmp_path / "store" / "log" / "fraud" / f"{2:012d}.json").write_bytes(raw)
+    monkeypatch.setenv("MODELVER_CACHE", str(tmp_path / "machine-b"))
+    reader = modelver.open(uri)
+    with pytest.warns(modelver.QuarantineWarning):
+        reader.versions("fraud")
+    (data,) = reader.chain.index.one("SELECT data FROM entries WHERE seq = 2") or (b"",)
+    assert unpack_entry(data) == raw
+    assert reader.chain.queries.head("fraud") == (2, "sha256:" + hashlib.sha256(raw).hexdigest())
+    mv = reader.register("fraud", b"after it")
+    monkeypatch.setenv("MODELVER_CACHE", str(tmp_path / "machine-c"))
+    with pytest.warns(modelver.QuarantineWarning):
+        assert modelver.open(uri).load("fraud", mv.version) == b"after it"
+
+
+def test_a_time_with_no_utc_form_does_not_pack() -> None:
+    with pytest.raises(OverflowError):
+        pack_time("9999-12-31T23:59:59-01:00")
+    assert unpack_time(pack_time("2026-12-07T03:00:00+02:00")) == datetime(
+        2026, 12, 7, 1, tzinfo=timezone.utc)

@@ -59,6 +59,8 @@ BAD: dict[str, Callable[[modelver.Store], bytes]] = {
     "a newer entry format": lambda s: _sealed(s, _version_record(s, "0.6.0"), format=99),
     "a newer record schema": lambda s: _sealed(
         s, {**_version_record(s, "0.7.0"), "schema_version": 99}),
+    "a time with no UTC form": lambda s: _sealed(
+        s, {**_version_record(s, "0.8.0"), "created_at": "9999-12-31T23:59:59-01:00"}),
 }
 
 

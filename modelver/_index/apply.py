@@ -20,9 +20,9 @@ __all__ = ["RECORD_ERRORS", "add_rows", "apply_or_quarantine", "apply_problem", 
            "try_rows"]
 
 
-def store_entry(conn: sqlite3.Connection, name: str, seq: int, kind: str, text: str,
+def store_entry(conn: sqlite3.Connection, name: str, seq: int, kind: str, text: bytes,
                 digest: str, sig: str | None) -> None:
-    """Store an entry (packed) and move its chain's head, without applying it."""
+    """Store an entry's bytes (packed) and move its chain's head, without applying it."""
     conn.execute("INSERT INTO entries (name, seq, kind, data, sig) VALUES (?,?,?,?,?)",
                  (name, seq, kind, pack_entry(text), sig))
     conn.execute(

@@ -248,8 +248,8 @@ class Index:
         problem = entry.problem
         if problem is None:
             try:
-                store_entry(self.conn, entry.name, entry.seq, entry.kind, entry.text,
-                            entry.hash, entry.sig)
+                store_entry(self.conn, entry.name, entry.seq, entry.kind,
+                            entry.stored_bytes, entry.hash, entry.sig)
             except sqlite3.IntegrityError as exc:  # its place is taken
                 raise IntegrityError(f"log entry {entry.name}#{entry.seq} cannot be stored: "
                                      f"{exc}") from None
@@ -267,8 +267,8 @@ class Index:
         it, and quarantined instead of applied; returns why, or None.
         """
         self._check_follows(entry)
-        store_entry(self.conn, entry.name, entry.seq, entry.kind, entry.text, entry.hash,
-                    entry.sig)
+        store_entry(self.conn, entry.name, entry.seq, entry.kind, entry.stored_bytes,
+                    entry.hash, entry.sig)
         return apply_or_quarantine(self.conn, entry.name, entry.seq, entry.data,
                                    entry.problem)
 

@@ -146,11 +146,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def pack_time(text: str) -> int:
-    """An ISO 8601 time (naive means UTC) as integer microseconds since the epoch."""
+    """An ISO 8601 time (naive means UTC) as integer microseconds since the epoch.
+
+    A time that has no UTC form (past the year 9999 once its offset is applied) raises
+    ``OverflowError``, so that the entry holding it is quarantined, not listed."""
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return (moment - _EPOCH) // timedelta(microseconds=1)
+    return (moment.astimezone(timezone.utc) - _EPOCH) // timedelta(microseconds=1)
 
 
 def unpack_time(value: int) -> datetime:

@@ -155,7 +155,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     for statement in _BASE.split(";"):
         if statement.strip():
             conn.execute(statement)
-    _pack_entries(conn)
+    recorded = _pack_entries(conn)
     for table in DERIVED_TABLES:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
     _create_derived(conn)
@@ -165,22 +165,33 @@ def migrate(conn: sqlite3.Connection) -> None:
         entry = parse(unpack_entry(data), name=name, seq=seq)
         apply_or_quarantine(conn, name, seq, entry.data, entry.problem)
         heads[name] = (seq, entry.hash)
+    # A chain's last entry has no successor naming its hash: keep the hash it was written
+    # with (an edit of its text, or a copy that lost its bytes, then still shows).
+    heads.update((n, h) for n, h in recorded.items() if heads.get(n, (0,))[0] == h[0])
     conn.executemany("INSERT INTO heads (name, seq, hash) VALUES (?, ?, ?)",
                      [(name, seq, digest) for name, (seq, digest) in heads.items()])
     conn.execute(f"PRAGMA user_version = {SCHEMA_USER_VERSION}")
 
 
-def _pack_entries(conn: sqlite3.Connection) -> None:
+def _pack_entries(conn: sqlite3.Connection) -> dict[str, tuple[int, str]]:
     """Create ``entries``, or rewrite one of schema 1 to 7 (JSON text, with its id and
-    hash as columns) packed; each entry's text, and so its hash, is kept exactly."""
+    hash as columns) packed; each entry's text, and so its hash, is kept exactly.
+
+    Returns the (seq, hash) that a rewritten table recorded for each chain's last entry.
+    """
     columns = [r[1] for r in conn.execute("PRAGMA table_info(entries)")]
     if "data" in columns:
-        return
+        return {}
+    recorded: dict[str, tuple[int, str]] = {}
     conn.execute(_ENTRIES.format(table="entries_packed"))
     if columns:
+        recorded = {name: (seq, digest) for name, seq, digest in conn.execute(
+            "SELECT name, seq, hash FROM entries e WHERE seq = "
+            "(SELECT max(seq) FROM entries WHERE name = e.name)")}
         conn.executemany(
             "INSERT INTO entries_packed (name, seq, kind, data, sig) VALUES (?,?,?,?,?)",
             [(name, seq, kind, pack_entry(text), sig) for name, seq, kind, text, sig in
              conn.execute("SELECT name, seq, kind, text, sig FROM entries")])
         conn.execute("DROP TABLE entries")
     conn.execute("ALTER TABLE entries_packed RENAME TO entries")
+    return recorded
