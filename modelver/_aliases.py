@@ -18,6 +18,7 @@ from ._index import Queries
 from ._log import Draft
 from ._names import check_alias, check_name
 from ._records import AliasEvent, Hold, ModelVersion, utcnow
+from ._resolve import not_yet
 from ._serde import record_data
 from ._user import current_user
 from ._versions import is_version, normalize
@@ -137,6 +138,5 @@ def alias_history(q: Queries, name: str, alias: str, uri: str,
         return events
     until = [e for e in events if e.at <= at]
     if not until:
-        raise NotFound(f"alias {name}@{alias} did not exist yet at {at.isoformat()}: it was "
-                       f"first set at {events[0].at.isoformat()}")
+        raise not_yet(name, alias, at, events[0].at)
     return until

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._errors import ModelverError, SchemaMismatch
-from ._signature import InputSchema, Signature
+from ._errors import ModelverError
+from ._signature import InputSchema, Signature, mismatch
 
 __all__ = ["CheckedModel", "check_key", "checked"]
 
@@ -102,8 +102,7 @@ def _checking(method: Callable[..., Any], schema: InputSchema) -> Callable[..., 
     def call(x: Any, *args: Any, **kwargs: Any) -> Any:
         found = problems(x)
         if found:
-            raise SchemaMismatch(f"the input does not match the signature of {key!r}: "
-                                 + "; ".join(found), found)
+            raise mismatch(key, found)
         return method(x, *args, **kwargs)
 
     call.__name__ = getattr(method, "__name__", "call")
@@ -111,9 +110,10 @@ def _checking(method: Callable[..., Any], schema: InputSchema) -> Callable[..., 
     return call
 
 
-def check_key(check_input: bool | str, signature: Signature | None, ref: str) -> str | None:
-    """The data key ``load(..., check_input=…)`` checks (None: the default), refused
-    before anything is loaded when it cannot be checked."""
+def check_key(check_input: bool | str, signature: Signature | None, ref: str
+              ) -> tuple[Signature, str | None]:
+    """The signature and data key ``load(..., check_input=…)`` checks (None: the
+    default), refused before anything is loaded when it cannot be checked."""
     if not isinstance(check_input, (bool, str)):
         raise ModelverError(f"check_input must be True, False or a data key, not "
                             f"{check_input!r}")
@@ -123,17 +123,13 @@ def check_key(check_input: bool | str, signature: Signature | None, ref: str) ->
                             "check_input=False, or register it with signature=<a sample input>")
     key = check_input if isinstance(check_input, str) else None
     signature.input(key)
-    return key
+    return signature, key
 
 
-def checked(obj: Any, signature: Signature | None, ref: str, key: str | None = None
+def checked(obj: Any, signature: Signature, ref: str, key: str | None = None
             ) -> CheckedModel:
-    """``load(..., check_input=True)`` of version ``ref``: ``obj`` wrapped in a
-    :class:`CheckedModel`."""
-    if signature is None:
-        raise ModelverError(f"{ref} has no input signature (its run recorded no frame or "
-                            "array, or it was registered directly): load it with "
-                            "check_input=False, or register it with signature=<a sample input>")
+    """``load(..., check_input=True)`` of version ``ref`` (whose signature
+    :func:`check_key` accepted): ``obj`` wrapped in a :class:`CheckedModel`."""
     wrapper = CheckedModel(obj, signature, key)
     if not any(callable(getattr(obj, name, None)) for name in _CHECKED) and not callable(obj):
         raise ModelverError(f"{ref} loads as a {type(obj).__name__}, which has no predict, "

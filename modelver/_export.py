@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["export_artifact"]
 
-_CHUNK = 1 << 20
-
 
 def export_artifact(mv: ModelVersion, source: Source, dest: str | os.PathLike[str], *,
                     artifact: str | None = None, force: bool = False) -> Path:

@@ -255,13 +255,14 @@ def _import_model(mlflow: Any, client: Any, store: Store, name: str,
     quoted = name.replace("'", "\\'")
     found = sorted(_pages(client.search_model_versions, filter_string=f"name='{quoted}'"),
                    key=lambda v: int(v.version))
+    targets = {str(v.version): _target(mapping, name, str(v.version)) for v in found}
     try:
         check_name(name)
     except InvalidName as exc:
-        report.skipped.extend(ImportedVersion(name, str(v.version), _target(mapping, name, str(
-            v.version)), note=f"not a valid modelver name: {exc}") for v in found)
+        report.skipped.extend(ImportedVersion(name, str(v.version), targets[str(v.version)],
+                                              note=f"not a valid modelver name: {exc}")
+                              for v in found)
         return
-    targets = {str(v.version): _target(mapping, name, str(v.version)) for v in found}
     twice = {t for t in targets.values() if list(targets.values()).count(t) > 1}
     if twice:
         raise InvalidName(f"the version map gives {name} versions {sorted(twice)} to more than "
@@ -323,8 +324,7 @@ def _import_version(mlflow: Any, client: Any, store: Store, v: Any, version: str
         tags["mlflow.flavor"] = flavor or "folder"
         if meta is not None and meta.signature is not None:
             tags["mlflow.signature"] = json.dumps(meta.signature.to_dict(), sort_keys=True)
-        # An annotation ("imported from MLflow …") belongs here once modelver.annotate
-        # exists; until then the provenance lives in the version's tags.
+        # The provenance lives in the version's tags (mlflow.*), where search finds it.
         if run is None:
             mv = store.register(name, obj, version=version, tags=tags)
         else:

@@ -15,7 +15,7 @@ from ._records import ModelVersion, Run
 from ._serde import unstructure
 from ._versions import normalize, parse_specifier, parse_version
 
-__all__ = ["find_run", "is_exact", "resolve", "split_ref"]
+__all__ = ["find_run", "is_exact", "not_yet", "resolve", "split_ref"]
 
 
 def split_ref(text: str) -> tuple[str, str]:
@@ -73,22 +73,22 @@ def resolve(q: Queries, name: str, ref: str, *, at: datetime | None = None,
     if ref[0].isdigit():
         return _exact(q, name, normalize(ref))
     alias = check_alias(ref)
-    if at is not None:
-        target = q.alias_target_at(name, alias, unstructure(at))
-        if target is not None:
-            return _exact(q, name, target)
-        events = q.alias_events(name, alias)
-        if not events:
-            raise _missing_ref(q, name, ref, "alias") if q.has_model(name) else \
-                _missing_name(q, name)
-        raise NotFound(f"alias {name}@{alias} did not exist yet at {at.isoformat()}: it was "
-                       f"first set at {events[0].at.isoformat()}")
-    target = q.alias_target(name, alias)
-    if target is None:
-        if not q.has_model(name):
-            raise _missing_name(q, name)
+    target = (q.alias_target(name, alias) if at is None
+              else q.alias_target_at(name, alias, unstructure(at)))
+    if target is not None:
+        return _exact(q, name, target)
+    if not q.has_model(name):
+        raise _missing_name(q, name)
+    events = q.alias_events(name, alias) if at is not None else []
+    if at is None or not events:
         raise _missing_ref(q, name, ref, "alias")
-    return _exact(q, name, target)
+    raise not_yet(name, alias, at, events[0].at)
+
+
+def not_yet(name: str, alias: str, at: datetime, first: datetime) -> NotFound:
+    """The error for an alias asked for at a time before it was first set."""
+    return NotFound(f"alias {name}@{alias} did not exist yet at {at.isoformat()}: it was "
+                    f"first set at {first.isoformat()}")
 
 
 def _exact(q: Queries, name: str, version: str) -> ModelVersion:

@@ -17,7 +17,7 @@ deletes each artifact no live record references. The version's record stays:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -31,6 +31,7 @@ from ._records import Tombstone, utcnow
 from ._render import render
 from ._resolve import resolve
 from ._serde import record_data, unstructure
+from ._times import parse_time
 from ._user import current_user
 
 if TYPE_CHECKING:
@@ -191,9 +192,7 @@ def plan_retention(chain: Chain, policy: RetentionPolicy, name: str | None = Non
     """
     if not isinstance(policy, RetentionPolicy):
         raise InvalidName(f"expected a RetentionPolicy, not {type(policy).__name__}")
-    now = now or utcnow()
-    if now.tzinfo is None:  # a naive time means UTC, as in the records
-        now = now.replace(tzinfo=timezone.utc)
+    now = parse_time(now or utcnow(), "now")  # a naive time means UTC, as in the records
     # Blobs are shared across models, so every model's log must be current to know
     # which artifacts another model still needs.
     chain.readable()

@@ -26,13 +26,13 @@ with a fraction and an exponent (``-1``, ``0.25``, ``1e-3``).
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import TypeAlias
 
 import attrs
 
 from ._errors import QueryError
+from ._names import closest
 
 __all__ = ["FIELDS", "KEYED", "And", "Compare", "Field", "In", "Literal", "Node", "Not", "Or",
            "OrderKey", "parse_order", "parse_where"]
@@ -334,7 +334,7 @@ class _Parser:
             self.at += 1
         kind = first.value
         if kind not in _ALL:
-            close = difflib.get_close_matches(kind, _ALL, n=3, cutoff=0.5)
+            close = closest(kind, _ALL)
             raise self.fail(f"unknown field {kind!r}", first, close)
         return _field(self, kind, parts, first, last)
 

@@ -29,7 +29,7 @@ import attrs
 
 from ._errors import ModelverError, SchemaMismatch
 
-__all__ = ["InputSchema", "Signature", "derive", "from_given", "model_inputs"]
+__all__ = ["InputSchema", "Signature", "derive", "from_given", "mismatch", "model_inputs"]
 
 _SHOWN = 8  # how many names a message lists before "…"
 
@@ -253,6 +253,12 @@ def _dtype_text(dtype: Any) -> str:
     return text
 
 
+
+def mismatch(key: str, found: list[str]) -> SchemaMismatch:
+    """The error for an input that differs from the signature's input ``key``."""
+    return SchemaMismatch(f"the input does not match the signature of {key!r}: "
+                          + "; ".join(found), found)
+
 @attrs.frozen
 class Signature:
     """The input schema of a model version, from its training data.
@@ -291,11 +297,10 @@ class Signature:
     def check(self, x: Any, key: str | None = None) -> None:
         """Raise :class:`~modelver.SchemaMismatch` naming every missing and extra column,
         every dtype mismatch and a wrong trailing shape; return None when ``x`` matches."""
-        found = self.input(key).problems(x)
+        schema = self.input(key)
+        found = schema.problems(x)
         if found:
-            schema = self.input(key)
-            raise SchemaMismatch(f"the input does not match the signature of {schema.key!r}: "
-                                 + "; ".join(found), found)
+            raise mismatch(schema.key, found)
 
     @classmethod
     def infer(cls, x: Any, key: str = "X") -> Signature:

@@ -268,7 +268,7 @@ class Store(GovernanceMethods, QueryMethods):
         if check_input is not False:
             from ._checked import check_key, checked
 
-            key = check_key(check_input, mv.signature, mv.ref)  # refused before loading
+            signature, key = check_key(check_input, mv.signature, mv.ref)  # before loading
         cache = self._cache
         if cache is None:
             with self._lazy:
@@ -280,7 +280,7 @@ class Store(GovernanceMethods, QueryMethods):
                             options={"device": device, "into": into, **options})
         record_parent(mv.ref)
         if check_input is not False:
-            return checked(obj, mv.signature, mv.ref, key)
+            return checked(obj, signature, mv.ref, key)
         return obj
 
     def versions(self, name: str | None = None) -> VersionList:
@@ -302,15 +302,9 @@ class Store(GovernanceMethods, QueryMethods):
         """Recorded runs, newest first, optionally of one model and with one status."""
         from ._lists import RunList
 
-        if name is not None:
-            name = check_name(name)
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                                  or limit < 0):
-            raise InvalidName(f"limit must be a non-negative int, not {limit!r}")
+        name, limit = _run_filter(name, limit)
         if status is not None and not isinstance(status, str):
             raise InvalidName(f"status must be a text such as 'failed', not {status!r}")
-        if limit is not None and limit >= 2**63:
-            limit = None  # more than SQLite counts: every run
         self.chain.readable(name)
         return RunList(self.chain.queries.runs(name, status=status, limit=limit))
 
@@ -322,14 +316,9 @@ class Store(GovernanceMethods, QueryMethods):
         if status is not None and status not in ("succeeded", "failed", "running"):
             raise InvalidName(f"status must be 'succeeded', 'failed' or 'running', "
                               f"not {status!r}")
-        if name is not None:
-            name = check_name(name)
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                                  or limit < 0):
-            raise InvalidName(f"limit must be a non-negative int, not {limit!r}")
+        name, limit = _run_filter(name, limit)
         self.chain.readable(name)
-        return self.chain.queries.run_summaries(
-            name, status=status, limit=None if limit is None or limit >= 2**63 else limit)
+        return self.chain.queries.run_summaries(name, status=status, limit=limit)
 
     def get_run(self, run_id: str) -> Run:
         """One run by id (a unique prefix of at least 6 characters is enough)."""
@@ -440,3 +429,14 @@ class Store(GovernanceMethods, QueryMethods):
 
         self.chain.readable()
         return combined_head(self.chain.queries.heads())
+
+
+def _run_filter(name: str | None, limit: int | None) -> tuple[str | None, int | None]:
+    """The ``name`` and ``limit`` of ``runs`` and ``run_summaries``, checked; a limit past
+    what SQLite counts means every run."""
+    if name is not None:
+        name = check_name(name)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or limit < 0):
+        raise InvalidName(f"limit must be a non-negative int, not {limit!r}")
+    return name, None if limit is None or limit >= 2**63 else limit

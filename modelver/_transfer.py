@@ -8,7 +8,6 @@ Aliases are not copied: where ``prod`` points is a decision for each store.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import attrs
@@ -114,8 +113,8 @@ def _copy_version(src: Chain, dst: Chain, mv: ModelVersion, counts: list[int]) -
             _copy_blob(src, dst, digest, counts)
 
     # The version as registered: its tags less what annotations (not copied) changed.
-    stored = src.queries.version_json(mv.name, mv.version)
-    registered = attrs.evolve(mv, tags=json.loads(stored).get("tags") or {}) if stored else mv
+    registered = (attrs.evolve(mv, tags=src.queries.registered_tags(mv.name, mv.version))
+                  if mv.annotations else mv)
 
     def build(q: Queries) -> Draft:
         if _existing_in(q, mv):

@@ -58,9 +58,10 @@ _LOOPBACK_ENV = {
 
 
 def missing(what: str, install: str) -> NoReturn:
-    """Skip (or, with ``CI`` set, fail) a test whose emulator is not installed."""
+    """Skip (or, with ``CI`` or ``MODELVER_REQUIRE_EMULATORS`` set, as ``.ci/run`` does,
+    fail) a test whose emulator is not installed."""
     message = f"{what} is not installed; install it with: {install}"
-    if os.environ.get("CI"):
+    if os.environ.get("CI") or os.environ.get("MODELVER_REQUIRE_EMULATORS"):
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
 

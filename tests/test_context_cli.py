@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_reproduce import _csv, _git, _script, _train
+from test_reproduce import _cli, _csv, _git, _script, _train
 
 import modelver
-from modelver.cli import main as cli
 
 HOSTILE = "<b>bold</b>"
 
@@ -53,13 +52,6 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         assert s.reproduce("m", "0.1.0").identical
         s.close()
         yield store
-
-
-def _cli(store: Path | str, *args: str, capsys: pytest.CaptureFixture[str]
-         ) -> tuple[int, str]:
-    code = cli(["--store", str(store), *args])
-    out = capsys.readouterr()
-    return code, out.out + out.err
 
 
 # -- show --diff ---------------------------------------------------------------------

@@ -283,16 +283,17 @@ def test_a_reopened_store_replays_the_same_governance(
 
 
 @pytest.fixture
-def signed(local: modelver.Store, monkeypatch: pytest.MonkeyPatch) -> modelver.Store:
-    """A local store whose every entry is signed."""
+def signed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[modelver.Store]:
+    """A local store whose every entry is signed, written by alice."""
     monkeypatch.setenv("MODELVER_SIGNING_KEY", "k1")
-    path = str(Path(local.backend.db_path).parent)  # type: ignore[attr-defined]
-    store = modelver.open(path + "-signed").init()
+    _user(monkeypatch, "alice")
+    store = modelver.open(str(tmp_path / "signed")).init()
     store.register("fraud", {"w": 1}, version="0.1.0")
     store.register("fraud", {"w": 2}, version="0.2.0")
     store.promote("fraud", "0.1.0", "prod")
     store.protect("fraud", "prod")
-    return store
+    yield store
+    store.close()
 
 
 def test_an_edited_approval_entry_is_reported_by_verify(

@@ -21,13 +21,17 @@ from modelver._log import combined_head
 FIXTURE = Path(__file__).parent / "data" / "store-v1"
 
 
-@pytest.fixture
-def old_store(tmp_path: Path) -> modelver.Store:
+def _copy_fixture(tmp_path: Path) -> Path:
     target = tmp_path / "store-v1"
     shutil.copytree(FIXTURE, target)
     for path in target.rglob("*"):  # blobs are read-only; the copy must be removable
         path.chmod(path.stat().st_mode | 0o200)
-    return modelver.open(str(target))
+    return target
+
+
+@pytest.fixture
+def old_store(tmp_path: Path) -> modelver.Store:
+    return modelver.open(str(_copy_fixture(tmp_path)))
 
 
 def _user_version(store: modelver.Store) -> int:
@@ -85,10 +89,7 @@ def test_the_upgrade_packs_every_entry_and_keeps_its_bytes(old_store: modelver.S
 
 def test_an_edit_of_a_chains_last_entry_before_the_upgrade_still_shows(
         tmp_path: Path) -> None:
-    target = tmp_path / "store-v1"
-    shutil.copytree(FIXTURE, target)
-    for path in target.rglob("*"):
-        path.chmod(path.stat().st_mode | 0o200)
+    target = _copy_fixture(tmp_path)
     conn = sqlite3.connect(target / "registry.db")
     try:
         conn.execute("DROP TRIGGER entries_no_update")

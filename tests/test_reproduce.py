@@ -76,7 +76,8 @@ def repo(tmp_path: Path) -> Path:
     return folder
 
 
-def _cli(store: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+def _cli(store: Path | str, *args: str, capsys: pytest.CaptureFixture[str]
+         ) -> tuple[int, str]:
     code = cli(["--store", str(store), *args])
     out = capsys.readouterr()
     return code, out.out + out.err

@@ -24,6 +24,9 @@ CODE_BLOB_FIELDS = ("source_digest", "module_digest", "diff_digest", "sources_di
 # Any digest in an entry's text (a quarantined entry's "prev" matches too: no blob has
 # that name, so keeping it keeps nothing).
 _ANY_DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
+# Each run with its record (``b.value``), taken out of its entry once per row.
+_RUN_RECORDS = ("FROM runs r JOIN entries e ON e.name = r.name AND e.seq = r.seq "
+                "JOIN json_each(entry_json(e.data), '$.body') b ON b.key = 'run'")
 _LIVE = "NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.name = v.name AND t.version = v.version)"
 
 
@@ -47,10 +50,9 @@ class BlobQueries:
 
     def code_blobs(self) -> dict[str, str]:
         """digest → owner of every blob a run's code record names (sources, diffs)."""
-        columns = ", ".join(f"json_extract(entry_json(e.data), '$.body.run.code.{field}')"
+        columns = ", ".join(f"json_extract(b.value, '$.code.{field}')"
                             for field in CODE_BLOB_FIELDS)
-        rows = self.index.query(f"SELECT r.id, {columns} FROM runs r "
-                                "JOIN entries e ON e.name = r.name AND e.seq = r.seq")
+        rows = self.index.query(f"SELECT r.id, {columns} {_RUN_RECORDS}")
         out: dict[str, str] = {}
         for run_id, *digests in rows:
             for field, digest in zip(CODE_BLOB_FIELDS, digests, strict=True):
@@ -64,8 +66,7 @@ class BlobQueries:
         version's data go with its artifact."""
         deleted = {f"{n}@{v}" for n, v in self.deleted()}
         rows = self.index.query(
-            "SELECT r.id, r.version, json_extract(entry_json(e.data), '$.body.run.blobs') AS b "
-            "FROM runs r JOIN entries e ON e.name = r.name AND e.seq = r.seq")
+            f"SELECT r.id, r.version, json_extract(b.value, '$.blobs') {_RUN_RECORDS}")
         out: dict[str, str] = {}
         for run_id, version, blobs in rows:
             if blobs is None or version in deleted:

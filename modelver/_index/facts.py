@@ -33,7 +33,7 @@ def _leaves(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return float(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, (int, float)):
         number = float(value)
         return number if math.isfinite(number) else None
     return None

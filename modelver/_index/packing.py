@@ -19,7 +19,7 @@ import re
 import zlib
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["EXACT_MICROSECONDS", "digest_key", "pack_blobs", "pack_digest", "pack_entry",
+__all__ = ["digest_key", "pack_blobs", "pack_digest", "pack_entry",
            "pack_time", "unpack_blobs", "unpack_digest", "unpack_entry", "unpack_entry_text",
            "unpack_time"]
 
@@ -158,11 +158,11 @@ def pack_time(text: str) -> int:
 
 def unpack_time(value: int) -> datetime:
     """Stored microseconds as an aware UTC datetime."""
-    if -EXACT_MICROSECONDS < value < EXACT_MICROSECONDS:
+    if -_EXACT < value < _EXACT:
         return datetime.fromtimestamp(value / 1e6, timezone.utc)
     return _EPOCH + timedelta(microseconds=value)
 
 
-EXACT_MICROSECONDS = 2**52
-"""Times within this many microseconds of the epoch (until the year 2112) convert
-exactly through a double: its error stays under half a microsecond."""
+# Times within this many microseconds of the epoch (until the year 2112) convert exactly
+# through a double: its error stays under half a microsecond.
+_EXACT = 2**52

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from .._log import Entry, parse
@@ -22,7 +22,7 @@ from .._signature import Signature
 from .blob_queries import _LIVE, CODE_BLOB_FIELDS, BlobQueries
 from .db import Index
 from .governance import ANNOTATIONS_COLUMN, GovernanceQueries, annotated, parse_annotations
-from .packing import EXACT_MICROSECONDS, unpack_blobs, unpack_entry, unpack_time
+from .packing import unpack_blobs, unpack_digest, unpack_entry, unpack_time
 
 __all__ = ["CODE_BLOB_FIELDS", "Queries"]
 
@@ -131,21 +131,12 @@ def _version(row: tuple[Any, ...]) -> ModelVersion:
     # created_by, deleted, reruns, artifacts, blobs, requirements, reproductions,
     # description, annotations, signature, schema_version.
     return ModelVersion(
-        name, version, "sha256:" + digest.hex() if type(digest) is bytes else digest,
-        fmt, size, run_id, [] if parents == "[]" else json.loads(parents), tag_map,
-        _fromtimestamp(created / 1e6, _UTC) if -_EXACT < created < _EXACT
-        else unpack_time(created),
-        by, deleted, [] if reruns is None or reruns == "[]" else json.loads(reruns),
-        artifacts,
-        ["sha256:" + blobs.hex()] if type(blobs) is bytes and len(blobs) == 32
-        else unpack_blobs(blobs),
-        requirements, [] if rebuilds is None or rebuilds == "[]" else json.loads(rebuilds),
+        name, version, unpack_digest(digest), fmt, size, run_id,
+        [] if parents == "[]" else json.loads(parents), tag_map, unpack_time(created), by,
+        deleted, [] if reruns is None or reruns == "[]" else json.loads(reruns), artifacts,
+        unpack_blobs(blobs), requirements,
+        [] if rebuilds is None or rebuilds == "[]" else json.loads(rebuilds),
         description, annotations, signature, schema)
-
-
-_fromtimestamp = datetime.fromtimestamp
-_UTC = timezone.utc
-_EXACT = EXACT_MICROSECONDS
 
 
 @functools.lru_cache(maxsize=256)
@@ -453,9 +444,9 @@ class Queries(GovernanceQueries, BlobQueries):
         """(name, version, digest, created_at, size) of live versions, newest first within
         each model by version precedence."""
         where = " AND v.name = ?" if name else ""
-        return [(n, v, d, unpack_time(created), size) for n, v, d, created, size in
-                self.index.query(
-                    f"SELECT v.name, v.version, {DIGEST_TEXT}, v.created_at, v.size "
+        return [(n, v, unpack_digest(d), unpack_time(created), size)
+                for n, v, d, created, size in self.index.query(
+                    "SELECT v.name, v.version, v.digest, v.created_at, v.size "
                     f"FROM versions v WHERE {_LIVE}{where} "
                     "ORDER BY v.name, v.sort_key DESC, v.seq DESC", (name,) if name else ())]
 

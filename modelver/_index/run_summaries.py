@@ -5,19 +5,16 @@ in Python."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .._run_summary import RunSummary
 
+if TYPE_CHECKING:
+    from .db import Index
+
 __all__ = ["run_summaries", "runs_sql"]
-
-
-class _Reads(Protocol):
-    """What a summary needs of the read model's database (an ``Index``)."""
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
 
 # The run record is taken out of its entry once per row (``b.value``, by json_each), and
@@ -44,7 +41,7 @@ def _summary(row: tuple[Any, ...]) -> RunSummary:
                       error=error, curves=[] if curves in (None, "[]") else json.loads(curves))
 
 
-def run_summaries(index: _Reads, name: str | None = None, *, status: str | None = None,
+def run_summaries(index: Index, name: str | None = None, *, status: str | None = None,
                   limit: int | None = None) -> list[RunSummary]:
     """Summaries of runs, newest first, optionally of one model and with one status."""
     rows: Iterable[tuple[Any, ...]] = index.query(*runs_sql(_SUMMARY, name, status, limit))

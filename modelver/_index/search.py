@@ -175,8 +175,6 @@ class _Compiler:
 
             try:
                 return sort_key(parse_version(value))
-            except QueryError:
-                raise
             except ValueError as exc:
                 raise self.fail(str(exc), literal) from None
         if kind == "created_at":
@@ -317,9 +315,9 @@ def search(queries: Queries, *, name: str | None, where: Node | None, where_text
         driven = [f"{c}{' DESC' if first.descending else ''}" for c in _DRIVER_ORDER[kind]]
     sql = _select(conditions, [*driven, *terms, _TIES], limit, join=_DRIVER[kind])
     refs = _refs(queries, sql, [key, *where_params, *order_params, *_limit(limit)])
-    if limit is None or len(refs) < limit:
+    if len(refs) < limit:  # (a limit is set here: without one, all were sorted above)
         lacking = [*conditions, f"NOT {_BY_ROW[kind].format(cond='1')}"]
-        left = None if limit is None else limit - len(refs)
+        left = limit - len(refs)
         refs += _refs(queries, _select(lacking, [*terms, _TIES], left),
                       [*where_params, key, *order_params, *_limit(left)])
     return _rows(queries, refs)

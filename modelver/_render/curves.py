@@ -10,11 +10,10 @@ highest points kept); a NaN or infinite value breaks the line.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from html import escape
 
 from .._series import Point, thin
+from .svg import _x
 
 __all__ = ["MAX_CHARTS", "curve_change", "curve_svg", "curves_html", "overlay_html"]
 
@@ -29,12 +28,6 @@ WIDTH, HEIGHT = 320, 150
 _LEFT, _RIGHT, _TOP, _BOTTOM = 8, 8, 30, 26
 _STYLES = ('stroke="currentColor"',
            'stroke="#3b82f6" stroke-dasharray="5 3"')
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _x(text: str) -> str:
-    """Text safe in SVG/XML content and attributes."""
-    return escape(_NOT_XML.sub("\ufffd", text), quote=True)
 
 
 def _num(value: float) -> str:
@@ -89,10 +82,10 @@ def curve_svg(key: str, series: Sequence[tuple[str, Sequence[Point]]]) -> str:
                      'text-anchor="middle" fill="currentColor" opacity=".6">no finite '
                      'values</text>')
     else:
-        smin, smax = _range(min(s for s, _ in finite), max(s for s, _ in finite))
-        vmin, vmax = _range(min(v for _, v in finite), max(v for _, v in finite))
         lo_step, hi_step = min(s for s, _ in finite), max(s for s, _ in finite)
         lo_val, hi_val = min(v for _, v in finite), max(v for _, v in finite)
+        smin, smax = _range(lo_step, hi_step)
+        vmin, vmax = _range(lo_val, hi_val)
 
         def px(step: float, value: float) -> str:
             x = x0 + (step - smin) / (smax - smin) * (x1 - x0)

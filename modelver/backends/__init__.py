@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Protocol
 from .._errors import StoreError
 from .._index import Index
 from .._log import Entry
-from ._registry import BackendSpec, available, register_backend, resolve_backend
+from ._registry import BackendSpec, available, register_backend, resolve_backend, scheme_of
 
 __all__ = ["Backend", "BackendSpec", "available", "open_backend", "register_backend"]
 
@@ -115,10 +115,6 @@ class Backend(Protocol):
         """Release connections and files."""
 
 
-def _scheme(uri: str) -> str:
-    return uri.split("://", 1)[0].lower() if "://" in uri else ""
-
-
 def open_backend(uri: str, storage_options: Mapping[str, Any] | None = None) -> Backend:
     """Open the backend for ``uri``: a local path, ``sqlite:///…``, or an fsspec URL."""
     if not isinstance(uri, str) or not uri or "\0" in uri:
@@ -126,6 +122,6 @@ def open_backend(uri: str, storage_options: Mapping[str, Any] | None = None) -> 
     if storage_options is not None and not isinstance(storage_options, Mapping):
         raise StoreError("storage_options must be a mapping of fsspec options, not "
                          f"{type(storage_options).__name__}")
-    cls, _ = resolve_backend(_scheme(uri))
+    cls, _ = resolve_backend(scheme_of(uri))
     backend: Backend = cls.from_uri(uri, dict(storage_options or {}))
     return backend

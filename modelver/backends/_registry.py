@@ -19,7 +19,7 @@ import attrs
 from .._errors import StoreError
 
 __all__ = ["BackendSpec", "available", "default_cache_dir", "missing_backend_hint",
-           "register_backend", "resolve_backend"]
+           "register_backend", "resolve_backend", "scheme_of"]
 
 
 @attrs.frozen
@@ -60,6 +60,11 @@ def register_backend(scheme: str, target: str, *, install_hint: str | None = Non
         raise StoreError(f"scheme {scheme!r} already has the backend {existing.target}; "
                          "pass clobber=True to replace it")
     _REGISTRY[scheme] = spec
+
+
+def scheme_of(uri: str) -> str:
+    """The lowercased scheme of ``uri`` (``"s3"`` for ``s3://b/p``); empty for a path."""
+    return uri.split("://", 1)[0].lower() if "://" in uri else ""
 
 
 def resolve_backend(scheme: str) -> tuple[Any, str]:

@@ -34,7 +34,7 @@ from .._log import Entry, parse
 from .._names import check_name
 from ._cache import BlobCache
 from ._exclusive import create_exclusive, supports_exclusive
-from ._registry import default_cache_dir, missing_backend_hint
+from ._registry import default_cache_dir, missing_backend_hint, scheme_of
 from ._remote_blobs import RemoteBlobs
 from ._transport import is_s3 as _is_s3
 from ._transport import limit_s3fs_retries, with_s3_defaults
@@ -56,10 +56,6 @@ _PRECONDITION = {"s3": "If-None-Match: *", "s3a": "If-None-Match: *",
                  "gs": "ifGenerationMatch=0", "gcs": "ifGenerationMatch=0",
                  "az": "If-None-Match: *", "abfs": "If-None-Match: *",
                  "abfss": "If-None-Match: *"}
-
-
-def _scheme(uri: str) -> str:
-    return uri.split("://", 1)[0].lower() if "://" in uri else ""
 
 
 def _seq_name(seq: int) -> str:
@@ -304,10 +300,11 @@ class RemoteBackend(RemoteBlobs):
                 self._probe_failed = first and second  # the precondition was ignored
         if not self._writable:
             if self._probe_failed:
+                ignored = _PRECONDITION.get(scheme_of(self.uri), "the precondition")
                 raise StoreError(
                     f"{self.uri!r} cannot be written safely: a second exclusive create of "
-                    f"one key succeeded ({_PRECONDITION.get(_scheme(self.uri), 'the precondition')}"
-                    " was ignored), so concurrent writers could overwrite each other; use a "
+                    f"one key succeeded ({ignored} was ignored), so concurrent writers "
+                    "could overwrite each other; use a "
                     "server that honours it (reading works)")
             if supports_exclusive(self.fs):
                 raise StoreError(f"{self.uri!r} cannot be written: the probe's first "
